@@ -1,0 +1,74 @@
+"""Builds every boto3 client: retries, endpoint, region and API-call counting.
+
+One gateway per run (or per daemon) so that the call counter answers "how many
+calls did this plan make" and tests can attach botocore event hooks to inject
+faults without patching any driver.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from controller import metrics
+
+EventHook = tuple[str, Callable[..., Any]]
+
+
+class AwsGateway:
+    """Thread-safe client factory with a per-gateway call counter."""
+
+    def __init__(self, region: str, hooks: list[EventHook] | None = None) -> None:
+        self.region = region
+        self._session = boto3.session.Session(region_name=region)
+        events = self._session._session.get_component("event_emitter")
+        events.register("before-call.*.*", self._count_call)
+        events.register("after-call.*.*", self._count_error)
+        for event, handler in hooks or []:
+            events.register(event, handler)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.started = time.monotonic()
+        self._config = Config(
+            region_name=region,
+            retries={"mode": "standard", "max_attempts": 5},
+            max_pool_connections=32,
+            connect_timeout=5,
+            read_timeout=30,
+        )
+
+    def client(self, service: str) -> Any:
+        """The one client of `service` for this gateway (boto3 clients are thread-safe)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, config=self._config)  # type: ignore[call-overload]
+            return self._clients[service]
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def _count_call(self, model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        op = model.name
+        with self._lock:
+            self.calls[(service, op)] += 1
+        metrics.AWS_API_CALLS.labels(service=service, operation=op).inc()
+
+    def _count_error(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
+    ) -> None:
+        if getattr(http_response, "status_code", 200) < 300:
+            return
+        code = str(parsed.get("Error", {}).get("Code", http_response.status_code))
+        metrics.AWS_API_ERRORS.labels(
+            service=model.service_model.service_name, operation=model.name, code=code
+        ).inc()

@@ -1,0 +1,31 @@
+"""Ownership tags: how the controller recognises what it created."""
+
+from __future__ import annotations
+
+MANAGED_BY_KEY = "gitops:managed-by"
+MANAGED_BY_VALUE = "iq-gitops-controller"
+STACK_KEY = "gitops:stack"
+ID_KEY = "gitops:id"
+
+
+def ownership_tags(stack: str, resource_id: str) -> dict[str, str]:
+    """The three tags every created resource carries (resource_id is `Kind/name`)."""
+    return {MANAGED_BY_KEY: MANAGED_BY_VALUE, STACK_KEY: stack, ID_KEY: resource_id}
+
+
+def as_key_value_list(
+    tags: dict[str, str], key: str = "Key", value: str = "Value"
+) -> list[dict[str, str]]:
+    """AWS spells tag lists three ways (Key/Value, key/value, TagKey...): one helper for all."""
+    return [{key: k, value: v} for k, v in sorted(tags.items())]
+
+
+def from_key_value_list(
+    tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value"
+) -> dict[str, str]:
+    return {t[key]: t[value] for t in tags or []}
+
+
+def user_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags without the ownership ones, for comparing with a spec's `tags`."""
+    return {k: v for k, v in tags.items() if not k.startswith(("gitops:", "aws:"))}

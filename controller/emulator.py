@@ -1,0 +1,81 @@
+"""Start a moto server on a loopback port: the AWS stand-in for `gitops demo` and tests.
+
+moto's account id is a setting of the server process, so one server serves one
+account. moto is imported by the child process only: the production install
+carries no emulator, and this module fails with a clear message without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+
+class EmulatorUnavailable(RuntimeError):
+    """moto is not installed (the `demo` or `dev` extra brings it)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class MotoServer:
+    """A running moto server for one AWS account."""
+
+    account: str
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def reset(self) -> None:
+        """Forget every resource (about 0.7 s), keeping the process."""
+        req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(req, timeout=30).close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_moto(account: str, *, extra_env: dict[str, str] | None = None,
+               ready_within: float = 30.0) -> MotoServer:
+    """Start `moto.server` for `account` and wait (by deadline) until it answers."""
+    if importlib.util.find_spec("moto") is None:
+        raise EmulatorUnavailable(
+            "the AWS emulator (moto) is not installed: pip install '.[demo]'"
+        )
+    port = free_port()
+    env = {
+        **os.environ,
+        "MOTO_ACCOUNT_ID": account,
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+        **(extra_env or {}),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EmulatorUnavailable(f"moto server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            return MotoServer(account, proc, url)
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.05)
+    proc.kill()
+    raise EmulatorUnavailable(f"moto server did not answer within {ready_within:.0f} s")

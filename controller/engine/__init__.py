@@ -1,0 +1,1 @@
+"""Kind-agnostic reconcile: graph, observe, diff, plan, apply, change set."""

@@ -1,0 +1,178 @@
+"""plan() and apply(): the two entry points the CLI and the daemon share.
+
+plan = guard -> observe in waves -> diff -> decide; apply = plan -> refuse or
+write in dependency order, one resource at a time, isolating failures and
+re-checking each write against the desired state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from controller import metrics
+from controller.aws.errors import describe_error
+from controller.aws.gateway import AwsGateway
+from controller.engine.changeset import Change, ChangeSet
+from controller.engine.diff import FieldChange, diff_fields, top_level_fields
+from controller.engine.guard import check_target
+from controller.engine.observe import Node, build_nodes, observe_wave, pool, resolve
+from controller.resources.base import Observed, RunContext, is_unknown
+from controller.spec.graph import waves
+from controller.spec.stack import Stack
+
+log = structlog.get_logger("controller.engine")
+
+
+@dataclass
+class Plan:
+    """A computed plan: the change set plus what apply needs to carry it out."""
+
+    stack: Stack
+    changes: ChangeSet
+    nodes: dict[str, Node]
+    order: list[list[str]]
+    ctx: RunContext
+    started: float
+    calls_before: int
+
+
+def decide(node: Node) -> Change:
+    """Turn one observed node into a Change (pure: no AWS calls)."""
+    doc, driver, desired = node.doc, node.driver, node.desired
+    if node.error is not None or desired is None:
+        return Change(doc.kind, doc.name, "error", error=node.error)
+    if node.live is None:
+        fields = [FieldChange(f"spec.{k}", None, v) for k, v in desired.spec.items()]
+        return Change(doc.kind, doc.name, "create", fields)
+    fields = diff_fields(desired.spec, node.live.fields)
+    if not fields:
+        return Change(doc.kind, doc.name, "no-op")
+    immutable = [f for f in top_level_fields(fields) if f in driver.immutable]
+    if not immutable:
+        return Change(doc.kind, doc.name, "update", fields)
+    change = Change(doc.kind, doc.name, "replace", fields,
+                    reason=f"immutable field(s) changed: {', '.join(immutable)}")
+    protect = doc.policy.protect if doc.policy.protect is not None else driver.holds_data
+    if protect:
+        change.refused = True
+        change.reason = (f"refused: replacing {doc.kind} would destroy its data "
+                         f"({', '.join(immutable)} cannot change in place); set "
+                         "policy.protect: false to allow it")
+    return change
+
+
+def _mark_pending(node: Node, change: Change) -> None:
+    """Attributes that this run will change read as '(known after apply)' downstream."""
+    if change.action in ("create", "replace", "error"):
+        node.all_pending = True
+    elif change.action == "update":
+        node.pending_attrs = set(node.driver.changed_by_update)
+
+
+def plan(stack: Stack, aws: AwsGateway) -> Plan:
+    """Compute what apply would do. Makes no AWS write."""
+    started, calls_before = time.monotonic(), aws.total_calls
+    check_target(stack.config, aws)
+    ctx = RunContext(aws, stack.name)
+    nodes = build_nodes(stack.resources)
+    order = waves({r.id: sorted(r.depends_on) for r in stack.resources})
+    changes: dict[str, Change] = {}
+    with pool() as readers:
+        for wave in order:
+            observe_wave([nodes[i] for i in wave], nodes, ctx, readers)
+            for rid in wave:
+                changes[rid] = decide(nodes[rid])
+                _mark_pending(nodes[rid], changes[rid])
+    changeset = ChangeSet(stack.name, stack.revision,
+                          [changes[r.id] for r in stack.resources])
+    result = Plan(stack, changeset, nodes, order, ctx, started, calls_before)
+    _finish(result)
+    return result
+
+
+def _finish(p: Plan) -> None:
+    p.changes.api_calls = p.ctx.aws.total_calls - p.calls_before
+    p.changes.duration_seconds = time.monotonic() - p.started
+
+
+def apply(p: Plan) -> ChangeSet:
+    """Carry out a plan in dependency order. Refused plans write nothing."""
+    cs = p.changes
+    if cs.refused:
+        _finish(p)
+        return cs
+    cs.applied = True
+    by_id = {c.id: c for c in cs.changes}
+    for wave in p.order:
+        for rid in wave:
+            _apply_one(p, p.nodes[rid], by_id[rid], by_id)
+    _finish(p)
+    return cs
+
+
+def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) -> None:
+    blocked = [d for d in sorted(node.doc.depends_on)
+               if by_id[d].result in ("error", "skipped") or by_id[d].action == "error"]
+    if change.action == "error":
+        change.result = "error"
+        return
+    if blocked:
+        change.result = "skipped"
+        change.reason = f"skipped: depends on {', '.join(blocked)}, which failed"
+        log.warning("skipped", id=change.id, blocked_by=blocked)
+        return
+    if not change.pending:
+        return
+    stale = node.desired is not None and is_unknown(node.desired.spec)
+    node.desired = resolve(node, p.nodes, p.stack.name)
+    try:
+        if stale:
+            # Identity may have depended on what was just created: read afresh.
+            node.live = node.driver.observe(node.desired, RunContext(p.ctx.aws, p.stack.name))
+        node.live = _write(node, change, p.ctx)
+        node.all_pending = False
+        node.pending_attrs = set()
+        change.result = "success"
+        metrics.APPLY_ACTIONS.labels(p.stack.name, node.doc.kind, change.action, "success").inc()
+        log.info("applied", id=change.id, kind=node.doc.kind, name=node.doc.name,
+                 action=change.action, fields=[f.path for f in change.fields])
+    except Exception as err:
+        change.result = "error"
+        change.error = describe_error(err)
+        metrics.APPLY_ACTIONS.labels(p.stack.name, node.doc.kind, change.action, "error").inc()
+        log.error("apply failed", id=change.id, action=change.action, error=change.error)
+
+
+class NotConverged(Exception):
+    """A write succeeded but the resource still differs: a driver or emulator gap."""
+
+
+def _write(node: Node, change: Change, ctx: RunContext) -> Observed:
+    desired, driver = node.desired, node.driver
+    assert desired is not None
+    live = node.live
+    if live is not None:
+        fields = diff_fields(desired.spec, live.fields)
+        if not fields:
+            return live
+        change.fields = fields
+        if change.action == "replace":
+            driver.delete(desired, live, ctx)
+            live = None
+    if live is None:
+        live = driver.create(desired, ctx)
+    else:
+        live = driver.update(desired, live, top_level_fields(change.fields), ctx)
+    remaining = diff_fields(desired.spec, live.fields)
+    if remaining:
+        # Some APIs drop fields on create (moto's create_service drops
+        # deploymentConfiguration): one in-place update in the same run.
+        live = driver.update(desired, live, top_level_fields(remaining), ctx)
+        remaining = diff_fields(desired.spec, live.fields)
+    if remaining:
+        raise NotConverged("still differs after the write: "
+                           + ", ".join(f.path for f in remaining))
+    return live

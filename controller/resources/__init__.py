@@ -1,0 +1,1 @@
+"""One module per AWS kind, and the registry that maps kind to driver."""

@@ -1,0 +1,176 @@
+"""The contract every AWS kind implements: a spec model, four verbs, a declaration.
+
+The engine owns diffing, ordering, dry-run, isolation and retries; a driver only
+knows how to read and write its one kind. Drivers never import the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from controller.aws.gateway import AwsGateway
+from controller.aws.tags import ownership_tags
+
+
+class Unknown(str):
+    """A value that only exists after apply (the ARN of a resource not created yet).
+
+    A str subclass so it serialises as the text users see, while the engine and
+    drivers can still tell it apart from a real value with `is_unknown`.
+    """
+
+    __slots__ = ()
+
+
+UNKNOWN = Unknown("(known after apply)")
+
+
+def is_unknown(value: Any) -> bool:
+    """True if `value` or anything nested inside it is only known after apply."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+class ExactMap(dict[str, Any]):
+    """A map whose keys are all managed: a key present live but not declared is drift.
+
+    Most nested objects compare only the keys the spec declares (AWS fills in
+    defaults); user maps such as `tags` are different, since a tag added by
+    hand is a change a user wants to see.
+    """
+
+
+class SpecModel(BaseModel):
+    """Base of every kind's spec: unknown fields are errors, names are AWS's."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Policy(BaseModel):
+    """Per-resource policy (DESIGN.md): protect defaults to the kind's `holds_data`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drift: Literal["correct", "report"] = "correct"
+    prune: bool = False
+    protect: bool | None = None
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One resource as git wants it, refs resolved (possibly to UNKNOWN)."""
+
+    kind: str
+    name: str
+    stack: str
+    spec: dict[str, Any]
+    policy: Policy = field(default_factory=Policy)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    def tags(self) -> dict[str, str]:
+        """Ownership tags plus the spec's own `tags`, which win on conflict only for user keys."""
+        user = {str(k): str(v) for k, v in (self.spec.get("tags") or {}).items()}
+        return {**user, **ownership_tags(self.stack, self.id)}
+
+
+@dataclass
+class Observed:
+    """The live resource: spec-shaped normalised fields, plus attributes for refs."""
+
+    fields: dict[str, Any]
+    attrs: dict[str, Any]
+
+
+T = TypeVar("T")
+
+
+class RunContext:
+    """Per-run state shared by drivers: the AWS gateway and a memo for batched reads.
+
+    The cache lets one `describe_services` call serve up to ten services: the
+    first observe of a kind fills it (see `Driver.prefetch`), the rest read it.
+    """
+
+    def __init__(self, aws: AwsGateway, stack: str) -> None:
+        self.aws = aws
+        self.stack = stack
+        self.cache: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+        self._key_locks: dict[Any, threading.Lock] = {}
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+    def cached(self, key: Any, load: Callable[[], T]) -> T:
+        """Load `key` once per run, even when several threads ask at the same time."""
+        with self._lock:
+            if key in self.cache:
+                return self.cache[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self.cache:
+                    return self.cache[key]
+            value = load()
+            with self._lock:
+                self.cache[key] = value
+            return value
+
+    def forget(self, key: Any) -> None:
+        """Drop a cached read after a write made it stale."""
+        with self._lock:
+            self.cache.pop(key, None)
+
+
+class Driver(ABC):
+    """One AWS kind. Subclasses set the class attributes and implement four verbs."""
+
+    kind: ClassVar[str]
+    spec_model: ClassVar[type[SpecModel]]
+    # attributes a `${ref:Kind/name.attr}` may read, e.g. ("arn", "id")
+    attributes: ClassVar[tuple[str, ...]]
+    # top-level spec fields that AWS cannot change in place: a change means replace
+    immutable: ClassVar[frozenset[str]] = frozenset()
+    # kinds that hold data are protected from replace and delete by default
+    holds_data: ClassVar[bool] = False
+    # attributes whose value an in-place update changes (a task definition's revision ARN)
+    changed_by_update: ClassVar[frozenset[str]] = frozenset()
+
+    def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Put the desired spec in the same canonical form `observe` returns. Pure."""
+        return spec
+
+    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:  # noqa: B027
+        """Batch-read all resources of this kind about to be observed into `ctx.cache`."""
+
+    @abstractmethod
+    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
+        """Read the live resource, or None if absent. Never writes."""
+
+    @abstractmethod
+    def create(self, desired: Desired, ctx: RunContext) -> Observed:
+        """Create the resource with ownership tags; return it as `observe` would."""
+
+    @abstractmethod
+    def update(
+        self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
+    ) -> Observed:
+        """Change the live resource in place; `changed` lists the differing top-level fields."""
+
+    @abstractmethod
+    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
+        """Delete (replace or prune only). Deleting what is already gone succeeds."""

@@ -1,0 +1,169 @@
+"""ecs.TaskDefinition: a task-definition family, managed as its latest ACTIVE revision.
+
+Revisions are immutable in ECS, so an update registers a new revision of the
+family (the `arn` attribute changes, and services referring to it follow);
+a change of tags only is written on the current revision instead, because a
+new revision would roll every service for nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from controller.aws.errors import error_code
+from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.ecs_api import ecs_tag_list, live_user_tags, sync_tags, without_none
+from controller.resources.ecs_containers import (
+    ContainerDefinition,
+    StrictModel,
+    canonical_containers,
+)
+
+NetworkMode = Literal["awsvpc", "bridge", "host", "none"]
+Compatibility = Literal["FARGATE", "EC2", "EXTERNAL"]
+DEFAULT_NETWORK_MODE: NetworkMode = "awsvpc"
+DEFAULT_COMPATIBILITIES: list[Compatibility] = ["FARGATE"]
+# Task-level fields read back from a revision (containers and tags are handled apart).
+TASK_FIELDS = ("cpu", "memory", "networkMode", "requiresCompatibilities", "executionRoleArn",
+               "taskRoleArn", "runtimePlatform")
+
+
+class RuntimePlatform(StrictModel):
+    cpuArchitecture: Literal["X86_64", "ARM64"] | None = None
+    operatingSystemFamily: str | None = Field(default=None, description="e.g. LINUX")
+
+
+class TaskDefinitionSpec(SpecModel):
+    """The family is the resource's `name`. cpu/memory are strings as ECS keeps them
+    ("256", "512"); integers are accepted and written as strings."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    cpu: str | None = Field(default=None, description='task CPU units, e.g. "256"')
+    memory: str | None = Field(default=None, description='task memory MiB, e.g. "512"')
+    networkMode: NetworkMode = Field(
+        default=DEFAULT_NETWORK_MODE, description="default awsvpc (Fargate needs it)")
+    requiresCompatibilities: list[Compatibility] = Field(
+        default_factory=lambda: list(DEFAULT_COMPATIBILITIES), description="default [FARGATE]")
+    executionRoleArn: str | None = None
+    taskRoleArn: str | None = None
+    runtimePlatform: RuntimePlatform | None = None
+    containerDefinitions: list[ContainerDefinition] = Field(min_length=1)
+    tags: dict[str, str] | None = None
+
+    @field_validator("cpu", "memory", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _unique_container_names(self) -> TaskDefinitionSpec:
+        names = [c.name for c in self.containerDefinitions]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"container names must be unique: {', '.join(duplicates)}")
+        return self
+
+
+class TaskDefinitionDriver(Driver):
+    kind = "ecs.TaskDefinition"
+    spec_model = TaskDefinitionSpec
+    attributes = ("arn", "family")
+    changed_by_update = frozenset({"arn"})
+
+    def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
+        out = dict(spec)
+        # The model's defaults are dropped by exclude_unset; they are this kind's opinion
+        # (AWS's own default is bridge/EC2), so they are declared and compared.
+        out.setdefault("networkMode", DEFAULT_NETWORK_MODE)
+        out.setdefault("requiresCompatibilities", list(DEFAULT_COMPATIBILITIES))
+        for key in ("cpu", "memory"):
+            if isinstance(out.get(key), int) and not isinstance(out[key], bool):
+                out[key] = str(out[key])
+        if isinstance(out["requiresCompatibilities"], list):
+            out["requiresCompatibilities"] = sorted(out["requiresCompatibilities"])
+        if isinstance(out.get("containerDefinitions"), list):
+            out["containerDefinitions"] = canonical_containers(
+                out["containerDefinitions"], out.get("networkMode"))
+        return out
+
+    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
+        # No batch describe exists for task definitions: one call per family.
+        answer = _latest_active(ctx, desired.name)
+        return None if answer is None else _observed(answer, desired)
+
+    def create(self, desired: Desired, ctx: RunContext) -> Observed:
+        # Registering is naturally idempotent: at worst an identical extra revision.
+        return self._register(desired, ctx)
+
+    def update(
+        self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
+    ) -> Observed:
+        if set(changed) <= {"tags"}:
+            sync_tags(ctx, live.attrs["arn"], live.fields.get("tags", {}), desired)
+            observed = self.observe(desired, ctx)
+            assert observed is not None, f"{desired.id} vanished right after it was tagged"
+            return observed
+        return self._register(desired, ctx)
+
+    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
+        ecs = ctx.client("ecs")
+        for arn in _active_revisions(ctx, desired.name):
+            ecs.deregister_task_definition(taskDefinition=arn)
+
+    def _register(self, desired: Desired, ctx: RunContext) -> Observed:
+        """Register the full desired spec as a new revision, tagged with the ownership tags."""
+        body = without_none({k: v for k, v in desired.spec.items() if k != "tags"})
+        tags = ecs_tag_list(desired.tags())
+        answer = ctx.client("ecs").register_task_definition(family=desired.name, tags=tags,
+                                                            **body)
+        # AWS answers with the revision's tags, the emulator without: they are the ones sent.
+        return _observed({"tags": tags, **answer}, desired)
+
+
+def _latest_active(ctx: RunContext, family: str) -> dict[str, Any] | None:
+    """describe_task_definition of the family's newest ACTIVE revision, or None."""
+    ecs = ctx.client("ecs")
+    try:
+        answer: dict[str, Any] = ecs.describe_task_definition(taskDefinition=family,
+                                                              include=["TAGS"])
+    except ClientError as err:
+        # ECS has no not-found code here: a family without revisions is a ClientException.
+        if error_code(err) == "ClientException":
+            return None
+        raise
+    if answer["taskDefinition"].get("status") == "ACTIVE":
+        return answer
+    # AWS answers the newest ACTIVE revision; the emulator the newest of any status.
+    active = _active_revisions(ctx, family)
+    if not active:
+        return None
+    latest: dict[str, Any] = ecs.describe_task_definition(taskDefinition=active[-1],
+                                                          include=["TAGS"])
+    return latest
+
+
+def _active_revisions(ctx: RunContext, family: str) -> list[str]:
+    """ARNs of the family's ACTIVE revisions, oldest first (familyPrefix is only a prefix)."""
+    pages = ctx.client("ecs").get_paginator("list_task_definitions").paginate(
+        familyPrefix=family, status="ACTIVE", sort="ASC")
+    arns = [arn for page in pages for arn in page["taskDefinitionArns"]]
+    mine = [arn for arn in arns if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+    return sorted(mine, key=lambda arn: int(arn.rsplit(":", 1)[-1]))
+
+
+def _observed(answer: dict[str, Any], desired: Desired) -> Observed:
+    """A described (or just registered) revision in the spec's canonical form."""
+    td = answer["taskDefinition"]
+    fields: dict[str, Any] = {k: td[k] for k in TASK_FIELDS if k in td}
+    if "requiresCompatibilities" in fields:
+        fields["requiresCompatibilities"] = sorted(fields["requiresCompatibilities"])
+    fields["containerDefinitions"] = canonical_containers(
+        td.get("containerDefinitions") or [], td.get("networkMode"))
+    if "tags" in desired.spec:
+        fields["tags"] = live_user_tags(answer)
+    return Observed(fields=fields, attrs={"arn": td["taskDefinitionArn"], "family": td["family"],
+                                          "revision": td["revision"]})

@@ -1,0 +1,214 @@
+"""sqs.Queue: a queue's attributes, redrive policy, access policy and tags.
+
+Users write typed camelCase fields (`visibilityTimeout: 60`); SQS speaks a flat
+map of PascalCase names to strings, with RedrivePolicy and Policy as JSON text
+whose numbers may come back retyped. `normalise` (desired side) and
+`fields_from_attributes` (live side) meet in one canonical form: ints are ints,
+booleans are booleans, RedrivePolicy is parsed, and Policy goes through the
+shared `policy_documents.normalise_policy`, so "5" and 5 never make a diff.
+
+SQS has no batch describe: observe costs get_queue_url + get_queue_attributes,
+plus list_queue_tags when tags are declared.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import Field
+
+from controller.aws.errors import is_not_found
+from controller.aws.tags import user_tags
+from controller.resources.base import (
+    Desired,
+    Driver,
+    Observed,
+    RunContext,
+    SpecModel,
+    is_unknown,
+)
+from controller.resources.policy_documents import normalise_policy, policy_json
+
+# spec field -> (SQS attribute, type): the scalars, written as strings.
+_SCALARS: dict[str, tuple[str, type]] = {
+    "visibilityTimeout": ("VisibilityTimeout", int),
+    "messageRetentionPeriod": ("MessageRetentionPeriod", int),
+    "maximumMessageSize": ("MaximumMessageSize", int),
+    "delaySeconds": ("DelaySeconds", int),
+    "receiveMessageWaitTimeSeconds": ("ReceiveMessageWaitTimeSeconds", int),
+    "fifoQueue": ("FifoQueue", bool),
+    "contentBasedDeduplication": ("ContentBasedDeduplication", bool),
+    "kmsMasterKeyId": ("KmsMasterKeyId", str),
+}
+# fields whose absence is a state AWS can return to (written as "" to clear)
+_CLEARABLE = frozenset({"kmsMasterKeyId", "redrivePolicy", "policy"})
+
+
+class RedrivePolicySpec(SpecModel):
+    """Where messages go after `maxReceiveCount` failed receives."""
+
+    deadLetterTargetArn: str = Field(description="usually ${ref:sqs.Queue/<dlq>.arn}")
+    maxReceiveCount: int = Field(ge=1, le=1000)
+
+
+class QueueSpec(SpecModel):
+    """The queue is named by the resource's `name` (FIFO names end in `.fifo`).
+
+    Durations are integer seconds. `null` on a numeric or boolean field means
+    "not managed"; on kmsMasterKeyId, redrivePolicy or policy it means "must be absent".
+    """
+
+    visibilityTimeout: int | None = Field(default=None, ge=0, le=43200)
+    messageRetentionPeriod: int | None = Field(default=None, ge=60, le=1209600)
+    maximumMessageSize: int | None = Field(default=None, ge=1024, le=1048576)
+    delaySeconds: int | None = Field(default=None, ge=0, le=900)
+    receiveMessageWaitTimeSeconds: int | None = Field(default=None, ge=0, le=20)
+    fifoQueue: bool | None = Field(default=None, description="immutable: a change replaces")
+    contentBasedDeduplication: bool | None = Field(default=None, description="FIFO queues only")
+    kmsMasterKeyId: str | None = None
+    redrivePolicy: RedrivePolicySpec | None = None
+    policy: dict[str, Any] | str | None = Field(
+        default=None, description="access policy document, as a mapping or JSON text"
+    )
+    tags: dict[str, str] | None = None
+
+
+class QueueDriver(Driver):
+    kind = "sqs.Queue"
+    spec_model = QueueSpec
+    attributes = ("arn", "url", "name")
+    immutable = frozenset({"fifoQueue"})
+    holds_data = True
+
+    def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field, value in spec.items():
+            if value is None and field not in _CLEARABLE:
+                continue  # an int or bool cannot be unset in SQS: null means unmanaged
+            if field in _SCALARS and value is not None and not is_unknown(value):
+                out[field] = _typed(value, _SCALARS[field][1])
+            elif field == "redrivePolicy" and value is not None:
+                out[field] = _redrive(value)
+            elif field == "policy" and value is not None:
+                out[field] = normalise_policy(value)
+            else:
+                out[field] = value
+        return out
+
+    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
+        sqs = ctx.client("sqs")
+        try:
+            url = sqs.get_queue_url(QueueName=desired.name)["QueueUrl"]
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+            tags = sqs.list_queue_tags(QueueUrl=url) if "tags" in desired.spec else None
+        except ClientError as err:
+            if is_not_found(err):
+                return None
+            raise
+        live = attrs.get("Attributes", {})
+        fields = fields_from_attributes(live)
+        if tags is not None:
+            fields["tags"] = user_tags(tags.get("Tags", {}))
+        return Observed(
+            fields=fields, attrs={"arn": live["QueueArn"], "url": url, "name": desired.name}
+        )
+
+    def create(self, desired: Desired, ctx: RunContext) -> Observed:
+        fields = [f for f, v in desired.spec.items() if f != "tags" and v is not None]
+        attributes = attributes_for(desired.spec, fields)
+        # AWS rejects FIFO-only attributes on a standard queue, even set to false.
+        for name in ("FifoQueue", "ContentBasedDeduplication"):
+            if attributes.get(name) == "false":
+                del attributes[name]
+        # Same name and attributes returns the existing queue: create is idempotent.
+        ctx.client("sqs").create_queue(
+            QueueName=desired.name, Attributes=attributes, tags=desired.tags()
+        )
+        return self._reread(desired, ctx)
+
+    def update(
+        self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
+    ) -> Observed:
+        sqs = ctx.client("sqs")
+        url = live.attrs["url"]
+        # fifoQueue is immutable: the engine replaces instead of calling update for it.
+        writable = [f for f in changed if f not in self.immutable and f != "tags"]
+        attributes = attributes_for(desired.spec, writable)
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        if "tags" in changed:
+            stale = set(live.fields.get("tags", {})) - set(desired.spec["tags"])
+            if stale:
+                sqs.untag_queue(QueueUrl=url, TagKeys=sorted(stale))
+            sqs.tag_queue(QueueUrl=url, Tags=desired.tags())
+        return self._reread(desired, ctx)
+
+    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
+        try:
+            ctx.client("sqs").delete_queue(QueueUrl=live.attrs["url"])
+        except ClientError as err:
+            if not is_not_found(err):
+                raise
+
+    def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
+        observed = self.observe(desired, ctx)
+        assert observed is not None, f"{desired.id} vanished right after it was written"
+        return observed
+
+
+def fields_from_attributes(attrs: dict[str, str]) -> dict[str, Any]:
+    """The live side's canonical fields, from SQS's all-strings attribute map. Pure."""
+    fields: dict[str, Any] = {}
+    for field, (name, kind) in _SCALARS.items():
+        raw = attrs.get(name)
+        if kind is bool:
+            fields[field] = raw == "true"  # absent on standard queues: false
+        elif raw is None or raw == "":
+            fields[field] = None
+        else:
+            fields[field] = _typed(raw, kind)
+    redrive = attrs.get("RedrivePolicy")
+    fields["redrivePolicy"] = _redrive(json.loads(redrive)) if redrive else None
+    policy = attrs.get("Policy")
+    fields["policy"] = normalise_policy(policy) if policy else None
+    return fields
+
+
+def attributes_for(spec: dict[str, Any], fields: list[str]) -> dict[str, str]:
+    """SQS's string attributes for `fields` of a normalised spec; None clears ("")."""
+    out: dict[str, str] = {}
+    for field in fields:
+        value = spec.get(field)
+        if field in _SCALARS:
+            name = _SCALARS[field][0]
+            out[name] = "" if value is None else _as_text(value)
+        elif field == "redrivePolicy":
+            out["RedrivePolicy"] = "" if value is None else json.dumps(value)
+        elif field == "policy":
+            out["Policy"] = "" if value is None else policy_json(value)
+    return out
+
+
+def _typed(value: Any, kind: type) -> Any:
+    if kind is bool:
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    if kind is int:
+        return int(value)
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _redrive(value: Any) -> dict[str, Any]:
+    """deadLetterTargetArn as text, maxReceiveCount as int: SQS may echo either as a string."""
+    policy = json.loads(value) if isinstance(value, str) else dict(value)
+    count = policy.get("maxReceiveCount")
+    if count is not None and not is_unknown(count):
+        policy["maxReceiveCount"] = int(count)
+    return policy

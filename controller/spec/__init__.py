@@ -1,0 +1,1 @@
+"""The kind-agnostic desired-state format: stack.yaml, documents, values, refs, validation."""

@@ -1,0 +1,57 @@
+"""The loaded stack: stack.yaml's settings and the resource documents it gathers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.resources.base import Policy
+
+
+class StackConfig(BaseModel):
+    """stack.yaml: which stack, where it may write, what it includes, its values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="the stack's name")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="the AWS region")
+    account: str = Field(pattern=r"^\d{12}$", description="the only AWS account it may touch")
+    includes: list[str] = Field(default_factory=list, description="folders relative to this one")
+    values: dict[str, Any] = Field(default_factory=dict, description="${values.x} substitutions")
+
+
+@dataclass
+class ResourceDoc:
+    """One resource as written: spec validated, values substituted, refs still text."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    policy: Policy
+    file: str
+    line: int
+    # targets (`Kind/name`) this resource's refs point at
+    depends_on: set[str] = field(default_factory=set)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass
+class Stack:
+    """A validated stack, ready for the engine."""
+
+    config: StackConfig
+    resources: list[ResourceDoc]
+    revision: str | None = None
+    source: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def by_id(self) -> dict[str, ResourceDoc]:
+        return {r.id: r for r in self.resources}

@@ -1,0 +1,201 @@
+"""iam.Role against a moto server: convergence, drift of every field kind, deletion out of band."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from controller.engine.diff import diff_fields, top_level_fields
+from controller.resources.base import UNKNOWN, Desired, is_unknown
+from controller.resources.iam_role import RoleDriver
+from tests.conftest import TEST_STACK, AwsEnv
+
+DRIVER = RoleDriver()
+NAME = "iq-theory-ecs-execution"
+EXEC_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:iq-theory/jwt-secret-AbCdEf"
+
+
+def trust(service: str = "ecs-tasks.amazonaws.com") -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    ]}
+
+
+def allow(action: str | list[str], resource: Any = SECRET_ARN) -> dict[str, Any]:
+    return {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
+
+
+def desired(**spec: Any) -> Desired:
+    base = {
+        "assumeRolePolicyDocument": trust(),
+        "description": "ECS agent",
+        "maxSessionDuration": 3600,
+        "path": "/",
+        "managedPolicyArns": [EXEC_POLICY],
+        "inlinePolicies": {"read-app-secrets": allow("secretsmanager:GetSecretValue")},
+        "tags": {"app": "iq-theory"},
+    }
+    return Desired("iam.Role", NAME, TEST_STACK, DRIVER.normalise({**base, **spec}))
+
+
+def test_create_then_observe_has_no_diff(aws: AwsEnv) -> None:
+    want = desired()
+    assert DRIVER.observe(want, aws.ctx()) is None
+    created = DRIVER.create(want, aws.ctx())
+    assert diff_fields(want.spec, created.fields) == []
+    assert diff_fields(want.spec, DRIVER.observe(want, aws.ctx()).fields) == []  # type: ignore[union-attr]
+    assert created.attrs == {"arn": f"arn:aws:iam::{aws.account}:role/{NAME}", "name": NAME}
+    tags = {t["Key"]: t["Value"] for t in aws.client("iam").list_role_tags(RoleName=NAME)["Tags"]}
+    assert tags["gitops:id"] == "iam.Role/" + NAME and tags["gitops:stack"] == TEST_STACK
+
+
+def test_create_accepts_json_text_and_is_idempotent(aws: AwsEnv) -> None:
+    """A retried create must not attach twice (moto then counts AttachmentCount=2)."""
+    want = desired(assumeRolePolicyDocument=json.dumps(trust()),
+                   inlinePolicies={"p": json.dumps(allow("sqs:SendMessage"))})
+    DRIVER.create(want, aws.ctx())
+    again = DRIVER.create(want, aws.ctx())
+    assert diff_fields(want.spec, again.fields) == []
+    policy = aws.client("iam").get_policy(PolicyArn=EXEC_POLICY)["Policy"]
+    assert policy["AttachmentCount"] == 1
+
+
+@dataclass
+class DriftCase:
+    name: str
+    why: str
+    drift: Callable[[Any], None]
+    path: str
+
+
+DRIFT = [
+    DriftCase("trust policy changed", "who may assume the role is the heart of a role",
+              lambda c: c.update_assume_role_policy(
+                  RoleName=NAME, PolicyDocument=json.dumps(trust("lambda.amazonaws.com"))),
+              "spec.assumeRolePolicyDocument.Statement[0].Principal.Service"),
+    DriftCase("trust condition added", "a key desired lacks must still show (explicit Nones)",
+              lambda c: c.update_assume_role_policy(RoleName=NAME, PolicyDocument=json.dumps(
+                  {"Statement": [{**trust()["Statement"][0],
+                                  "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}],
+                   "Version": "2012-10-17"})),
+              "spec.assumeRolePolicyDocument.Statement[0].Condition"),
+    DriftCase("managed policy detached", "a set member removed by hand",
+              lambda c: c.detach_role_policy(RoleName=NAME, PolicyArn=EXEC_POLICY),
+              "spec.managedPolicyArns"),
+    DriftCase("extra managed policy attached", "a set member added by hand",
+              lambda c: c.attach_role_policy(RoleName=NAME, PolicyArn=READ_ONLY),
+              "spec.managedPolicyArns"),
+    DriftCase("inline policy edited", "a nested list inside a policy document",
+              lambda c: c.put_role_policy(
+                  RoleName=NAME, PolicyName="read-app-secrets",
+                  PolicyDocument=json.dumps(allow(["secretsmanager:GetSecretValue", "s3:*"]))),
+              "spec.inlinePolicies[0].PolicyDocument.Statement[0].Action"),
+    DriftCase("inline policy deleted", "a map entry removed by hand",
+              lambda c: c.delete_role_policy(RoleName=NAME, PolicyName="read-app-secrets"),
+              "spec.inlinePolicies"),
+    DriftCase("extra inline policy added", "a privilege escalation the map form would hide",
+              lambda c: c.put_role_policy(RoleName=NAME, PolicyName="zz-extra",
+                                          PolicyDocument=json.dumps(allow("*", "*"))),
+              "spec.inlinePolicies"),
+    DriftCase("description changed", "a scalar changed by hand",
+              lambda c: c.update_role(RoleName=NAME, Description="by hand"), "spec.description"),
+    DriftCase("max session changed", "an int scalar changed by hand",
+              # Description sent too: moto's update_role clears one left out (AWS keeps it).
+              lambda c: c.update_role(RoleName=NAME, MaxSessionDuration=7200,
+                                      Description="ECS agent"),
+              "spec.maxSessionDuration"),
+    DriftCase("tag changed", "a map entry changed by hand",
+              lambda c: c.tag_role(RoleName=NAME, Tags=[{"Key": "app", "Value": "other"}]),
+              "spec.tags.app"),
+]
+
+
+@pytest.mark.parametrize("case", DRIFT, ids=lambda c: c.name)
+def test_drift_is_seen_and_corrected(aws: AwsEnv, case: DriftCase) -> None:
+    want = desired()
+    DRIVER.create(want, aws.ctx())
+    case.drift(aws.client("iam"))
+    live = DRIVER.observe(want, aws.ctx())
+    assert live is not None
+    changes = diff_fields(want.spec, live.fields)
+    assert [c.path for c in changes] == [case.path], case.why
+    fixed = DRIVER.update(want, live, top_level_fields(changes), aws.ctx())
+    assert diff_fields(want.spec, fixed.fields) == []
+    assert aws.client("iam").get_policy(PolicyArn=EXEC_POLICY)["Policy"]["AttachmentCount"] == 1
+
+
+def test_undeclared_policies_are_not_read(aws: AwsEnv) -> None:
+    """Managed fields only: a role declaring no policies costs one get_role per observe."""
+    full = desired()
+    DRIVER.create(full, aws.ctx())
+    bare = Desired("iam.Role", NAME, TEST_STACK,
+                   DRIVER.normalise({"assumeRolePolicyDocument": trust()}))
+    ctx = aws.ctx()
+    live = DRIVER.observe(bare, ctx)
+    assert live is not None and diff_fields(bare.spec, live.fields) == []
+    assert dict(ctx.aws.calls) == {("iam", "GetRole"): 1}
+
+
+def test_unknown_refs_in_policies_read_as_a_diff_not_a_crash(aws: AwsEnv) -> None:
+    """At plan time a secret not created yet leaves its ARN unknown."""
+    DRIVER.create(desired(), aws.ctx())
+    want = desired(inlinePolicies={"read-app-secrets": allow("secretsmanager:GetSecretValue",
+                                                             [UNKNOWN, SECRET_ARN])})
+    assert is_unknown(want.spec["inlinePolicies"])
+    live = DRIVER.observe(want, aws.ctx())
+    assert live is not None
+    changes = diff_fields(want.spec, live.fields)
+    assert [c.path for c in changes] == [
+        "spec.inlinePolicies[0].PolicyDocument.Statement[0].Resource"
+    ]
+
+
+def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
+    want = desired()
+    live = DRIVER.create(want, aws.ctx())
+    iam = aws.client("iam")
+    iam.detach_role_policy(RoleName=NAME, PolicyArn=EXEC_POLICY)
+    iam.delete_role_policy(RoleName=NAME, PolicyName="read-app-secrets")
+    iam.delete_role(RoleName=NAME)
+    assert DRIVER.observe(want, aws.ctx()) is None
+    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
+
+
+def test_delete_detaches_and_removes_policies_first(aws: AwsEnv) -> None:
+    """IAM refuses delete_role while policies are attached (DeleteConflict)."""
+    want = desired()
+    live = DRIVER.create(want, aws.ctx())
+    DRIVER.delete(want, live, aws.ctx())
+    assert DRIVER.observe(want, aws.ctx()) is None
+    assert aws.client("iam").get_policy(PolicyArn=EXEC_POLICY)["Policy"]["AttachmentCount"] == 0
+
+
+def test_normalise_canonical_forms() -> None:
+    spec = DRIVER.normalise({
+        "assumeRolePolicyDocument": json.dumps(trust()),
+        "description": "",
+        "maxSessionDuration": None,
+        "path": None,
+        "managedPolicyArns": [READ_ONLY, EXEC_POLICY, READ_ONLY],
+        "inlinePolicies": {"b": allow("x"), "a": json.dumps(allow(["y"]))},
+    })
+    assert spec["assumeRolePolicyDocument"]["Statement"][0]["Action"] == ["sts:AssumeRole"]
+    assert spec["description"] is None, "IAM stores an empty description as none"
+    assert spec["maxSessionDuration"] == 3600 and spec["path"] == "/", "AWS defaults explicit"
+    assert spec["managedPolicyArns"] == [READ_ONLY, EXEC_POLICY], "a set: sorted, no duplicates"
+    assert [p["PolicyName"] for p in spec["inlinePolicies"]] == ["a", "b"]
+    assert spec["inlinePolicies"][0]["PolicyDocument"]["Statement"][0]["Action"] == ["y"]
+    assert DRIVER.normalise(spec) == spec, "normalise is idempotent"
+    assert DRIVER.normalise({"description": "x"}) == {"description": "x"}, "only declared fields"
+
+
+def test_declaration() -> None:
+    assert DRIVER.kind == "iam.Role" and set(DRIVER.attributes) == {"arn", "name"}
+    assert DRIVER.immutable == {"path"} and not DRIVER.holds_data
