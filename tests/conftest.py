@@ -113,3 +113,10 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
     rec = CallRecorder()
     monkeypatch.setattr(cli, "GATEWAY_HOOKS", [("before-call.*.*", rec)])
     return rec
+
+
+@pytest.fixture(autouse=True)
+def _logs_to_current_stderr() -> None:
+    from controller import logs
+
+    logs.configure(json=False)

@@ -8,7 +8,7 @@ on a thread pool: reads are concurrent, writes (apply) are not.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -71,20 +71,28 @@ def resolve(node: Node, nodes: dict[str, Node], stack: str) -> Desired:
 
 
 def observe_wave(wave: list[Node], nodes: dict[str, Node], ctx: RunContext,
-                 pool: ThreadPoolExecutor) -> None:
-    """Resolve, prefetch per kind, then observe every node of one wave."""
-    by_kind: dict[str, list[Node]] = defaultdict(list)
+                 pool: ThreadPoolExecutor, prefetched: set[str]) -> None:
+    """Resolve, prefetch each kind not yet prefetched, then observe every node of one wave.
+
+    A kind's prefetch covers all its resources in the stack, not only this
+    wave's: two services in different waves (their security groups differ in
+    depth) still share one `describe_services` call. Resources of later waves
+    are resolved as far as known now; drivers skip what they cannot identify
+    yet, and `observe` reads those afresh.
+    """
     for node in wave:
         node.desired = resolve(node, nodes, ctx.stack)
-        by_kind[node.doc.kind].append(node)
+    new_kinds = sorted({n.doc.kind for n in wave} - prefetched)
+    prefetched.update(new_kinds)
 
     def prefetch(kind: str) -> None:
-        try:
-            DRIVERS[kind].prefetch([n.desired for n in by_kind[kind] if n.desired], ctx)
-        except Exception:
-            pass
+        of_kind = [n.desired if n in wave else resolve(n, nodes, ctx.stack)
+                   for n in nodes.values() if n.doc.kind == kind]
+        # A failed batch read is not fatal: each observe reports its own error.
+        with contextlib.suppress(Exception):
+            DRIVERS[kind].prefetch([d for d in of_kind if d is not None], ctx)
 
-    list(pool.map(prefetch, by_kind))
+    list(pool.map(prefetch, new_kinds))
 
     def observe(node: Node) -> None:
         assert node.desired is not None

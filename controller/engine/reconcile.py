@@ -44,9 +44,10 @@ def decide(node: Node) -> Change:
     doc, driver, desired = node.doc, node.driver, node.desired
     if node.error is not None or desired is None:
         return Change(doc.kind, doc.name, "error", error=node.error)
-    if node.live is None:
+    if node.live is None or node.live.deleted:
         fields = [FieldChange(f"spec.{k}", None, v) for k, v in desired.spec.items()]
-        return Change(doc.kind, doc.name, "create", fields)
+        reason = "restore: deleted out of band, still recoverable" if node.live else None
+        return Change(doc.kind, doc.name, "create", fields, reason=reason)
     fields = diff_fields(desired.spec, node.live.fields)
     if not fields:
         return Change(doc.kind, doc.name, "no-op")
@@ -66,7 +67,8 @@ def decide(node: Node) -> Change:
 
 def _mark_pending(node: Node, change: Change) -> None:
     """Attributes that this run will change read as '(known after apply)' downstream."""
-    if change.action in ("create", "replace", "error"):
+    restoring = node.live is not None and node.live.deleted
+    if change.action in ("replace", "error") or (change.action == "create" and not restoring):
         node.all_pending = True
     elif change.action == "update":
         node.pending_attrs = set(node.driver.changed_by_update)
@@ -80,9 +82,10 @@ def plan(stack: Stack, aws: AwsGateway) -> Plan:
     nodes = build_nodes(stack.resources)
     order = waves({r.id: sorted(r.depends_on) for r in stack.resources})
     changes: dict[str, Change] = {}
+    prefetched: set[str] = set()
     with pool() as readers:
         for wave in order:
-            observe_wave([nodes[i] for i in wave], nodes, ctx, readers)
+            observe_wave([nodes[i] for i in wave], nodes, ctx, readers, prefetched)
             for rid in wave:
                 changes[rid] = decide(nodes[rid])
                 _mark_pending(nodes[rid], changes[rid])
@@ -153,7 +156,7 @@ class NotConverged(Exception):
 def _write(node: Node, change: Change, ctx: RunContext) -> Observed:
     desired, driver = node.desired, node.driver
     assert desired is not None
-    live = node.live
+    live = None if node.live is not None and node.live.deleted else node.live
     if live is not None:
         fields = diff_fields(desired.spec, live.fields)
         if not fields:

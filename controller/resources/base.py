@@ -93,6 +93,9 @@ class Observed:
 
     fields: dict[str, Any]
     attrs: dict[str, Any]
+    # Deleted but recoverable (a secret pending deletion): the plan says "restore",
+    # `create` brings it back, and its attributes (the ARN) stay what they were.
+    deleted: bool = False
 
 
 T = TypeVar("T")

@@ -79,8 +79,13 @@ class SecretDriver(Driver):
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
         secret = self._live(desired.name, ctx)
-        if secret is None or secret.get("DeletedDate"):
-            return None  # pending deletion counts as absent: create restores it
+        if secret is None:
+            return None
+        if secret.get("DeletedDate"):
+            # Pending deletion: absent for the diff, but `create` restores it in place,
+            # keeping its ARN and value.
+            return Observed(fields={}, attrs={"arn": secret["ARN"], "name": secret["Name"]},
+                            deleted=True)
         fields: dict[str, Any] = {
             "description": secret.get("Description") or "",  # AWS omits a blank one
             "kmsKeyId": secret.get("KmsKeyId"),

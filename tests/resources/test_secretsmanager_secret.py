@@ -110,13 +110,14 @@ def test_generate_change_is_never_a_diff(aws: AwsEnv) -> None:
     assert live is not None and diff_fields(want.spec, live.fields) == []
 
 
-def test_scheduled_for_deletion_reads_absent_and_create_restores(aws: AwsEnv) -> None:
+def test_scheduled_for_deletion_reads_deleted_and_create_restores(aws: AwsEnv) -> None:
     want = desired()
-    DRIVER.create(want, aws.ctx())
+    arn = DRIVER.create(want, aws.ctx()).attrs["arn"]
     original = value_of(aws)
     sm = aws.client("secretsmanager")
     sm.delete_secret(SecretId=NAME, RecoveryWindowInDays=7)
-    assert DRIVER.observe(want, aws.ctx()) is None
+    pending = DRIVER.observe(want, aws.ctx())
+    assert pending is not None and pending.deleted and pending.attrs["arn"] == arn
     restored = DRIVER.create(want, aws.ctx())
     assert diff_fields(want.spec, restored.fields) == []
     assert value_of(aws) == original
