@@ -89,8 +89,9 @@ def plan(stack: Stack, aws: AwsGateway) -> Plan:
             for rid in wave:
                 changes[rid] = decide(nodes[rid])
                 _mark_pending(nodes[rid], changes[rid])
+    # Dependency order reads like the apply will run: the VPC before its subnets.
     changeset = ChangeSet(stack.name, stack.revision,
-                          [changes[r.id] for r in stack.resources])
+                          [changes[rid] for wave in order for rid in wave])
     result = Plan(stack, changeset, nodes, order, ctx, started, calls_before)
     _finish(result)
     return result
