@@ -23,7 +23,7 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/gitops demo
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check controller tests
+	$(BIN)/ruff check controller tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -17,14 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from controller import logs  # noqa: E402
-from controller.aws.gateway import AwsGateway  # noqa: E402
-from controller.emulator import start_moto  # noqa: E402
-from controller.engine import observe  # noqa: E402
-from controller.engine.reconcile import apply, plan  # noqa: E402
-from controller.spec.loader import load_stack  # noqa: E402
+from controller import logs
+from controller.aws.gateway import AwsGateway
+from controller.emulator import start_moto
+from controller.engine import observe
+from controller.engine.reconcile import apply, plan
+from controller.spec.loader import load_stack
 
 DESIRED = Path(__file__).resolve().parent.parent / "desired" / "prod"
 
