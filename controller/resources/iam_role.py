@@ -1,8 +1,13 @@
 """iam.Role: a role with its trust policy, managed and inline policies, and tags.
 
-IAM has no batch describe, so a role costs one `get_role` plus one listing per
-declared policy field; inline and managed policies are only read when the spec
-declares them (managed fields only, and fewer calls).
+IAM's one batch read is `get_account_authorization_details` (GAAD): each
+paginated call gives up to 100 roles of the account as a RoleDetail (trust policy,
+inline and attached policies, tags, path, ARN). `prefetch` reads it once per run,
+so a plan's IAM calls do not grow with its roles; a RoleDetail lacks Description
+and MaxSessionDuration (in AWS and in moto), so `get_role` is added only for roles
+whose spec declares one of them. Without the batch (no prefetch, or after a write)
+a role is read alone: `get_role` plus one listing per declared policy field.
+Both reads become one RoleDetail-shaped dict, normalised by one function.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from controller.resources.base import Desired, Driver, Observed, RunContext, Spe
 from controller.resources.policy_documents import normalise_policy, policy_json
 
 PolicyDocument = dict[str, Any] | str
+
+# Cache key of the GAAD batch: role name -> RoleDetail, for every role in the account.
+_ROLES = ("iam.Role", "details")
+# Fields of `get_role` that a RoleDetail lacks.
+_NOT_IN_DETAIL = {"description": "Description", "maxSessionDuration": "MaxSessionDuration"}
 
 
 class RoleSpec(SpecModel):
@@ -65,27 +75,30 @@ class RoleDriver(Driver):
             out["inlinePolicies"] = inline_policy_list(out["inlinePolicies"])
         return out
 
+    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
+        if desired:
+            ctx.cached(_ROLES, lambda: _all_roles(ctx.client("iam")))
+
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
         iam = ctx.client("iam")
+        batch: dict[str, dict[str, Any]] | None = ctx.cache.get(_ROLES)
         try:
-            role = iam.get_role(RoleName=desired.name)["Role"]
-            fields: dict[str, Any] = {
-                "assumeRolePolicyDocument": normalise_policy(role["AssumeRolePolicyDocument"]),
-                "description": role.get("Description") or None,
-                "maxSessionDuration": role.get("MaxSessionDuration", 3600),
-                "path": role.get("Path", "/"),
-            }
-            if "managedPolicyArns" in desired.spec:
-                fields["managedPolicyArns"] = _attached(iam, desired.name)
-            if "inlinePolicies" in desired.spec:
-                fields["inlinePolicies"] = _inline(iam, desired.name)
-            if "tags" in desired.spec:
-                fields["tags"] = user_tags(_tags(iam, desired.name, role))
+            if batch is None:
+                detail = _read_one(iam, desired)
+            elif desired.name not in batch:
+                return None
+            elif _NOT_IN_DETAIL.keys() & desired.spec.keys():
+                role = iam.get_role(RoleName=desired.name)["Role"]
+                extra = {k: role[k] for k in _NOT_IN_DETAIL.values() if k in role}
+                detail = {**batch[desired.name], **extra}
+            else:
+                detail = batch[desired.name]
         except Exception as err:  # the role, or one of its policies, vanished mid-read
             if is_not_found(err):
                 return None
             raise
-        return Observed(fields=fields, attrs={"arn": role["Arn"], "name": role["RoleName"]})
+        return Observed(fields=_fields(detail, desired.spec),
+                        attrs={"arn": detail["Arn"], "name": detail["RoleName"]})
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         iam = ctx.client("iam")
@@ -146,6 +159,7 @@ class RoleDriver(Driver):
     def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
         # IAM refuses to delete a role that still has policies or instance profiles.
         iam = ctx.client("iam")
+        ctx.forget(_ROLES)
         try:
             _sync_managed(iam, desired.name, [], _attached(iam, desired.name))
             _sync_inline(iam, desired.name, [], _inline(iam, desired.name))
@@ -164,9 +178,51 @@ class RoleDriver(Driver):
                 raise
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
+        ctx.forget(_ROLES)  # the batch predates the write: read this role alone
         observed = self.observe(desired, ctx)
         assert observed is not None, f"{desired.id} vanished right after it was written"
         return observed
+
+
+def _all_roles(iam: Any) -> dict[str, dict[str, Any]]:
+    pages = iam.get_paginator("get_account_authorization_details").paginate(Filter=["Role"])
+    return {role["RoleName"]: role for page in pages for role in page["RoleDetailList"]}
+
+
+def _read_one(iam: Any, desired: Desired) -> dict[str, Any]:
+    """One role as a RoleDetail plus get_role's own fields; policies only when declared."""
+    detail = dict(iam.get_role(RoleName=desired.name)["Role"])
+    if "tags" in desired.spec and "Tags" not in detail:
+        # get_role carries the tags; older API versions and emulators may not.
+        pages = iam.get_paginator("list_role_tags").paginate(RoleName=desired.name)
+        detail["Tags"] = [tag for page in pages for tag in page["Tags"]]
+    if "managedPolicyArns" in desired.spec:
+        detail["AttachedManagedPolicies"] = [
+            {"PolicyArn": arn} for arn in _attached(iam, desired.name)
+        ]
+    if "inlinePolicies" in desired.spec:
+        detail["RolePolicyList"] = _inline(iam, desired.name)
+    return detail
+
+
+def _fields(detail: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The declared fields of a RoleDetail (from GAAD or `_read_one`), as `normalise` writes them.
+
+    Policy documents may be dicts (boto3 decodes IAM's URL-encoded JSON) or the
+    raw text (URL-encoded or not): `normalise_policy` reads all three alike.
+    """
+    fields: dict[str, Any] = {
+        "assumeRolePolicyDocument": normalise_policy(detail["AssumeRolePolicyDocument"]),
+        "description": detail.get("Description") or None,
+        "maxSessionDuration": detail.get("MaxSessionDuration", 3600),
+        "path": detail.get("Path", "/"),
+        "managedPolicyArns": sorted(
+            {p["PolicyArn"] for p in detail.get("AttachedManagedPolicies") or []}
+        ),
+        "inlinePolicies": inline_policy_list(detail.get("RolePolicyList") or []),
+        "tags": user_tags(from_key_value_list(detail.get("Tags"))),
+    }
+    return {key: value for key, value in fields.items() if key in spec}
 
 
 def _attached(iam: Any, role: str) -> list[str]:
@@ -193,20 +249,14 @@ def inline_policy_list(policies: dict[str, Any] | list[dict[str, Any]]) -> list[
 
 
 def _inline(iam: Any, role: str) -> list[dict[str, Any]]:
+    """The role's inline policies as a RoleDetail's RolePolicyList (documents as read)."""
     pages = iam.get_paginator("list_role_policies").paginate(RoleName=role)
     names = [name for page in pages for name in page["PolicyNames"]]
-    return inline_policy_list({
-        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return [
+        {"PolicyName": name,
+         "PolicyDocument": iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]}
         for name in names
-    })
-
-
-def _tags(iam: Any, role: str, described: dict[str, Any]) -> dict[str, str]:
-    """get_role carries the tags; older API versions and emulators may not, then list them."""
-    if "Tags" in described:
-        return from_key_value_list(described["Tags"])
-    pages = iam.get_paginator("list_role_tags").paginate(RoleName=role)
-    return {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
+    ]
 
 
 def _sync_managed(iam: Any, role: str, want: list[str], have: list[str]) -> None:

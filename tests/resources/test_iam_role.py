@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.handlers import json_decode_policies
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import UNKNOWN, Desired, is_unknown
+from controller.resources.base import UNKNOWN, Desired, Observed, RunContext, is_unknown
 from controller.resources.iam_role import RoleDriver
 from tests.conftest import TEST_STACK, AwsEnv
 
@@ -32,7 +34,7 @@ def allow(action: str | list[str], resource: Any = SECRET_ARN) -> dict[str, Any]
             "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
 
 
-def desired(**spec: Any) -> Desired:
+def desired(name: str = NAME, **spec: Any) -> Desired:
     base = {
         "assumeRolePolicyDocument": trust(),
         "description": "ECS agent",
@@ -42,7 +44,13 @@ def desired(**spec: Any) -> Desired:
         "inlinePolicies": {"read-app-secrets": allow("secretsmanager:GetSecretValue")},
         "tags": {"app": "iq-theory"},
     }
-    return Desired("iam.Role", NAME, TEST_STACK, DRIVER.normalise({**base, **spec}))
+    return Desired("iam.Role", name, TEST_STACK, DRIVER.normalise({**base, **spec}))
+
+
+def batched(want: Desired, ctx: RunContext) -> Observed | None:
+    """Observe `want` as a plan does: after the kind's prefetch (one GAAD read)."""
+    DRIVER.prefetch([want], ctx)
+    return DRIVER.observe(want, ctx)
 
 
 def test_create_then_observe_has_no_diff(aws: AwsEnv) -> None:
@@ -126,13 +134,16 @@ def test_drift_is_seen_and_corrected(aws: AwsEnv, case: DriftCase) -> None:
     assert live is not None
     changes = diff_fields(want.spec, live.fields)
     assert [c.path for c in changes] == [case.path], case.why
+    from_batch = batched(want, aws.ctx())
+    assert from_batch == live, "the GAAD read and the single-role read must agree"
     fixed = DRIVER.update(want, live, top_level_fields(changes), aws.ctx())
     assert diff_fields(want.spec, fixed.fields) == []
     assert aws.client("iam").get_policy(PolicyArn=EXEC_POLICY)["Policy"]["AttachmentCount"] == 1
 
 
 def test_undeclared_policies_are_not_read(aws: AwsEnv) -> None:
-    """Managed fields only: a role declaring no policies costs one get_role per observe."""
+    """Managed fields only: a role declaring no policies costs one get_role read alone,
+    and nothing beyond the kind's one GAAD call when prefetched (no description declared)."""
     full = desired()
     DRIVER.create(full, aws.ctx())
     bare = Desired("iam.Role", NAME, TEST_STACK,
@@ -141,6 +152,85 @@ def test_undeclared_policies_are_not_read(aws: AwsEnv) -> None:
     live = DRIVER.observe(bare, ctx)
     assert live is not None and diff_fields(bare.spec, live.fields) == []
     assert dict(ctx.aws.calls) == {("iam", "GetRole"): 1}
+    ctx = aws.ctx()
+    assert batched(bare, ctx) == live
+    assert dict(ctx.aws.calls) == {("iam", "GetAccountAuthorizationDetails"): 1}
+
+
+def test_prefetch_reads_every_role_in_one_call(aws: AwsEnv) -> None:
+    """A plan's IAM reads do not grow with its roles: one GAAD call serves all of them.
+
+    A RoleDetail has no Description or MaxSessionDuration (AWS's API model, and
+    moto alike), so only roles declaring one of them add a get_role.
+    """
+    roles = [
+        desired("iq-a", maxSessionDuration=7200),
+        desired("iq-b", path="/service/", managedPolicyArns=[], inlinePolicies={}),
+        desired("iq-c", inlinePolicies={"a": allow("sqs:SendMessage"),
+                                        "b": allow(["s3:GetObject"], "*")}),
+    ]
+    del roles[2].spec["description"], roles[2].spec["maxSessionDuration"]
+    for role in roles:
+        DRIVER.create(role, aws.ctx())
+    alone = [DRIVER.observe(role, aws.ctx()) for role in roles]
+    ctx = aws.ctx()
+    DRIVER.prefetch(roles, ctx)
+    seen = [DRIVER.observe(role, ctx) for role in roles]
+    assert seen == alone
+    for role, live in zip(roles, seen, strict=True):
+        assert live is not None and diff_fields(role.spec, live.fields) == [], role.name
+    assert seen[1] is not None and seen[1].attrs["arn"].endswith(":role/service/iq-b")
+    assert dict(ctx.aws.calls) == {
+        ("iam", "GetAccountAuthorizationDetails"): 1,
+        ("iam", "GetRole"): 2,  # iq-a and iq-b declare description; iq-c declares neither
+    }
+    assert not [op for _, op in ctx.aws.calls if op.startswith("List") or op == "GetRolePolicy"]
+
+
+def test_prefetch_knows_absent_roles_and_writes_reread_afresh(aws: AwsEnv) -> None:
+    """The batch answers "absent" without a call; after a write the role is read anew."""
+    want = desired()
+    ctx = aws.ctx()
+    DRIVER.prefetch([want], ctx)
+    assert DRIVER.observe(want, ctx) is None
+    assert dict(ctx.aws.calls) == {("iam", "GetAccountAuthorizationDetails"): 1}
+    created = DRIVER.create(want, ctx)  # a stale batch would say it vanished
+    assert diff_fields(want.spec, created.fields) == []
+    assert DRIVER.observe(want, ctx) == created
+    assert ctx.aws.calls[("iam", "GetAccountAuthorizationDetails")] == 1
+
+    aws.client("iam").tag_role(RoleName=NAME, Tags=[{"Key": "app", "Value": "other"}])
+    ctx = aws.ctx()
+    live = batched(want, ctx)
+    assert live is not None
+    assert [c.path for c in diff_fields(want.spec, live.fields)] == ["spec.tags.app"]
+    fixed = DRIVER.update(want, live, ["tags"], ctx)  # a stale batch would still show drift
+    assert diff_fields(want.spec, fixed.fields) == []
+
+
+def _as_aws_sends_it(parsed: dict[str, Any], **_: Any) -> None:
+    """AWS URL-encodes every policy document in GAAD; moto encodes only the inline ones."""
+    for role in parsed.get("RoleDetailList", []):
+        doc = role["AssumeRolePolicyDocument"]
+        if isinstance(doc, str) and not doc.startswith("%"):
+            role["AssumeRolePolicyDocument"] = urllib.parse.quote(doc)
+
+
+def test_url_encoded_documents_normalise_equal(aws: AwsEnv) -> None:
+    """boto3 decodes IAM's URL-encoded policies; another client may not, so the raw text
+    must normalise the same. The hook makes moto's trust policy encoded as AWS's is."""
+    want = desired()
+    DRIVER.create(want, aws.ctx())
+    ctx = aws.ctx()
+    events = ctx.client("iam").meta.events
+    events.unregister("after-call.iam", json_decode_policies)
+    events.register("after-call.iam.GetAccountAuthorizationDetails", _as_aws_sends_it)
+    live = batched(want, ctx)
+    assert live is not None and diff_fields(want.spec, live.fields) == []
+    (roles,) = ctx.cache.values()
+    detail = roles[NAME]
+    assert detail["AssumeRolePolicyDocument"].startswith("%7B")
+    assert detail["RolePolicyList"][0]["PolicyDocument"].startswith("%7B")
 
 
 def test_unknown_refs_in_policies_read_as_a_diff_not_a_crash(aws: AwsEnv) -> None:

@@ -130,7 +130,8 @@ def test_restore_applies_the_declared_fields(aws: AwsEnv) -> None:
     original = value_of(aws)
     aws.client("secretsmanager").delete_secret(SecretId=NAME, RecoveryWindowInDays=7)
     want = desired(description="changed in git meanwhile", tags={"team": "core"})
-    assert DRIVER.observe(want, aws.ctx()) is None
+    pending = DRIVER.observe(want, aws.ctx())
+    assert pending is not None and pending.deleted
     restored = DRIVER.create(want, aws.ctx())
     assert diff_fields(want.spec, restored.fields) == []
     assert restored.fields["tags"] == {"team": "core"}
