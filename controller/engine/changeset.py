@@ -9,7 +9,7 @@ from typing import Any, Literal
 from controller.engine.diff import FieldChange
 
 Action = Literal["create", "update", "replace", "delete", "no-op", "error"]
-Result = Literal["success", "error", "skipped"]
+Result = Literal["success", "error", "skipped", "held"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete", "no-op", "error")
 
 
@@ -27,6 +27,7 @@ class Change:
     fields: list[FieldChange] = field(default_factory=list)
     reason: str | None = None
     refused: bool = False
+    held: bool = False
     error: str | None = None
     result: Result | None = None
 

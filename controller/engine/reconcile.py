@@ -7,7 +7,9 @@ re-checking each write against the desired state.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -66,7 +68,12 @@ def decide(node: Node) -> Change:
 
 
 def _mark_pending(node: Node, change: Change) -> None:
-    """Attributes that this run will change read as '(known after apply)' downstream."""
+    """Attributes that this run will change read as '(known after apply)' downstream.
+
+    A held change will not be written: its dependents read its current attributes.
+    """
+    if change.held:
+        return
     restoring = node.live is not None and node.live.deleted
     if change.action in ("replace", "error") or (change.action == "create" and not restoring):
         node.all_pending = True
@@ -74,8 +81,13 @@ def _mark_pending(node: Node, change: Change) -> None:
         node.pending_attrs = set(node.driver.changed_by_update)
 
 
-def plan(stack: Stack, aws: AwsGateway) -> Plan:
-    """Compute what apply would do. Makes no AWS write."""
+def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None) -> Plan:
+    """Compute what apply would do. Makes no AWS write.
+
+    `hold` may keep a pending change from being applied (the daemon's
+    `policy.drift: report`, a revision ECS rolled back): it stays in the plan,
+    with its reason, and apply leaves it alone.
+    """
     started, calls_before = time.monotonic(), aws.total_calls
     check_target(stack.config, aws)
     ctx = RunContext(aws, stack.name)
@@ -88,6 +100,10 @@ def plan(stack: Stack, aws: AwsGateway) -> Plan:
             observe_wave([nodes[i] for i in wave], nodes, ctx, readers, prefetched)
             for rid in wave:
                 changes[rid] = decide(nodes[rid])
+                if hold is not None and changes[rid].pending and not changes[rid].refused:
+                    reason = hold(changes[rid], nodes[rid])
+                    if reason:
+                        changes[rid].held, changes[rid].reason = True, reason
                 _mark_pending(nodes[rid], changes[rid])
     # Dependency order reads like the apply will run: the VPC before its subnets.
     changeset = ChangeSet(stack.name, stack.revision,
@@ -102,8 +118,18 @@ def _finish(p: Plan) -> None:
     p.changes.duration_seconds = time.monotonic() - p.started
 
 
-def apply(p: Plan) -> ChangeSet:
-    """Carry out a plan in dependency order. Refused plans write nothing."""
+# Why a pending change must not be written now (policy drift: report, a rolled-back
+# revision...), or None to write it. It sees the node: the resource as written,
+# resolved and observed.
+HoldRule = Callable[[Change, Node], "str | None"]
+
+
+def apply(p: Plan, *, stop: threading.Event | None = None) -> ChangeSet:
+    """Carry out a plan in dependency order, one write at a time. Refused plans write nothing.
+
+    `stop` is checked between writes: a shutdown finishes the write in flight
+    and leaves the rest for the next run.
+    """
     cs = p.changes
     if cs.refused:
         _finish(p)
@@ -112,13 +138,19 @@ def apply(p: Plan) -> ChangeSet:
     by_id = {c.id: c for c in cs.changes}
     for wave in p.order:
         for rid in wave:
-            _apply_one(p, p.nodes[rid], by_id[rid], by_id)
+            change = by_id[rid]
+            if stop is not None and stop.is_set() and change.pending and not change.result:
+                change.result = "skipped"
+                change.reason = "skipped: the controller is shutting down"
+                continue
+            _apply_one(p, p.nodes[rid], change, by_id)
     _finish(p)
     return cs
 
 
 def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) -> None:
-    blocked = [d for d in sorted(node.doc.depends_on)
+    deps = sorted(node.doc.depends_on)
+    blocked = [d for d in deps
                if by_id[d].result in ("error", "skipped") or by_id[d].action == "error"]
     if change.action == "error":
         change.result = "error"
@@ -128,10 +160,18 @@ def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) ->
         change.reason = f"skipped: depends on {', '.join(blocked)}, which failed"
         log.warning("skipped", id=change.id, blocked_by=blocked)
         return
-    if not change.pending:
+    if not change.pending or change.result:
+        return
+    if change.held:
+        change.result = "held"
         return
     stale = node.desired is not None and is_unknown(node.desired.spec)
     node.desired = resolve(node, p.nodes, p.stack.name)
+    if is_unknown(node.desired.spec):
+        waiting = [d for d in deps if by_id[d].result == "held"]
+        change.result = "held"
+        change.reason = f"held: waits for {', '.join(waiting) or 'a dependency'}, which is held"
+        return
     try:
         if stale:
             # Identity may have depended on what was just created: read afresh.
