@@ -1,0 +1,108 @@
+"""A stack at a commit, and the last good revision when the tip does not validate.
+
+An invalid tip is never applied (DESIGN.md, failure isolation): the daemon
+keeps the revision in force. After a restart it has none in memory, so it
+walks the branch's first-parent history for the newest commit that validates.
+Issues name files relative to the repository (`desired/prod/stack.yaml:3`),
+not the temporary folder the commit was extracted to.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+import structlog
+
+from controller.source.git import GitSource
+from controller.spec.issues import Issue, ValidationFailed
+from controller.spec.loader import load_stack
+from controller.spec.stack import Stack
+
+log = structlog.get_logger("controller.source")
+
+HISTORY_LIMIT = 100
+
+
+def stack_path(path: str) -> str:
+    """The stack folder inside the repository, normalised; absolute or escaping paths are bad.
+
+    Raises ValueError: that is a setting to fix, not a revision to skip.
+    """
+    clean = PurePosixPath(path.strip().strip("/") or ".")
+    if path.strip().startswith("/") or ".." in clean.parts:
+        raise ValueError(f"stack path {path!r} must be a folder inside the repository, "
+                         "e.g. desired/prod")
+    return str(clean)
+
+
+def load_revision(source: GitSource, sha: str, path: str) -> Stack:
+    """Load and validate the stack at `path` in commit `sha` (`Stack.revision` is `sha`).
+
+    Raises ValidationFailed (a missing folder included: it is that commit's problem)
+    and SourceError when the commit cannot be read.
+    """
+    rel = stack_path(path)
+    root = source.tree(sha)
+    folder = root / rel
+    if not folder.is_dir():
+        raise ValidationFailed([Issue(rel, 0, f"no such folder in {source.url} at commit "
+                                              f"{sha[:12]}: check the stack path")])
+    try:
+        stack = load_stack(folder, revision=sha)
+    except ValidationFailed as err:
+        raise ValidationFailed([replace(i, file=_in_repo(i.file, root)) for i in err.issues]) \
+            from None
+    for resource in stack.resources:
+        resource.file = _in_repo(resource.file, root)
+    return stack
+
+
+@dataclass
+class HistorySearch:
+    """The outcome of a last-good search: what was found and why newer commits were skipped."""
+
+    found: tuple[str, Stack] | None = None
+    invalid: dict[str, list[Issue]] = field(default_factory=dict)  # sha -> its issues, newest first
+
+
+def search_history(source: GitSource, tip: str, path: str,
+                   limit: int = HISTORY_LIMIT) -> HistorySearch:
+    """Walk `tip`'s first-parent history (at most `limit` commits) for a commit that validates."""
+    search = HistorySearch()
+    invalid_trees: dict[str, list[Issue]] = {}  # commits with equal trees need one load
+    for sha in source.first_parent_history(tip, limit):
+        tree = source.tree_id(sha)
+        if tree in invalid_trees:
+            search.invalid[sha] = invalid_trees[tree]
+            continue
+        try:
+            search.found = (sha, load_revision(source, sha, path))
+            break
+        except ValidationFailed as err:
+            search.invalid[sha] = invalid_trees[tree] = err.issues
+    if search.found is None:
+        log.warning("no valid revision in history", url=source.url, ref=source.ref,
+                    tip=tip, searched=len(search.invalid))
+    elif search.invalid:
+        log.info("last good revision", revision=search.found[0], skipped=len(search.invalid))
+    return search
+
+
+def last_good_revision(source: GitSource, tip: str, path: str,
+                       limit: int = HISTORY_LIMIT) -> tuple[str, Stack] | None:
+    """The newest commit (sha, stack) at or below `tip` that validates, or None.
+
+    For the issues of the commits skipped on the way, use `search_history`.
+    """
+    return search_history(source, tip, path, limit).found
+
+
+def _in_repo(file: str, root: Path) -> str:
+    """A loader path (relative to the cwd, or absolute) made relative to the commit's root."""
+    full = Path(os.path.normpath(Path.cwd() / file))
+    try:
+        return full.relative_to(root).as_posix()
+    except ValueError:
+        return file
