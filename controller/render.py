@@ -27,6 +27,9 @@ def summary_line(cs: ChangeSet) -> str:
         line += f" {s['error']} could not be read."
     if cs.refused:
         line += f" {len(cs.refused)} refused: nothing will be applied."
+    held = sum(1 for c in cs.changes if c.held)
+    if held:
+        line += f" {held} held: apply leaves them alone (see the reasons)."
     return line
 
 
@@ -34,6 +37,8 @@ def _change_lines(c: Change) -> list[str]:
     head = f"  {SYMBOLS[c.action]} {c.id}"
     if c.result:
         head += f"  [{c.result}]"
+    elif c.held:  # a plan shows what apply will leave alone, before it runs
+        head += "  [held]"
     lines = [head]
     for f in c.fields:
         if c.action == "create":
@@ -59,7 +64,9 @@ def text(cs: ChangeSet) -> str:
     if cs.applied:
         ok = sum(1 for c in cs.changes if c.result == "success")
         bad = len([c for c in cs.changes if c.result in ("error", "skipped")])
-        out.append(f"Apply complete: {ok} changed, {bad} failed or skipped.")
+        held = sum(1 for c in cs.changes if c.result == "held")
+        out.append(f"Apply complete: {ok} changed, {bad} failed or skipped"
+                   + (f", {held} held." if held else "."))
     else:
         out.append(summary_line(cs))
     out.append(f"({cs.api_calls} AWS API calls, {cs.duration_seconds:.2f} s)")

@@ -1,12 +1,14 @@
 """ecs.Service: a service in a cluster, running one task-definition revision.
 
 Pointing `taskDefinition` at a new revision is how an image change deploys.
-`observe` also exposes the PRIMARY deployment as `attrs["rollout"]` (read from
-the same describe answer) so the engine can follow a rollout without more calls.
+`observe` also exposes the PRIMARY deployment as `attrs["rollout"]` and every
+deployment as `attrs["deployments"]` (read from the same describe answer), so the
+engine can follow a rollout, and see a circuit-breaker rollback, without more calls.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -235,8 +237,21 @@ def _observed(service: dict[str, Any], desired: Desired) -> Observed:
     if "tags" in desired.spec:
         fields["tags"] = live_user_tags(service)
     attrs = {"arn": service["serviceArn"], "name": service["serviceName"],
-             "clusterArn": service["clusterArn"], "rollout": _rollout(service)}
+             "clusterArn": service["clusterArn"], "rollout": _rollout(service),
+             "deployments": [_deployment(d) for d in service.get("deployments") or []]}
     return Observed(fields=fields, attrs=attrs)
+
+
+def _deployment(deployment: dict[str, Any]) -> dict[str, Any]:
+    """One deployment as plain data: after a circuit-breaker rollback the failed revision is
+    only visible here (rolloutState FAILED, no longer PRIMARY), for as long as ECS lists it."""
+    updated = deployment.get("updatedAt")
+    return {
+        **{key: deployment.get(key) for key in
+           ("id", "status", "taskDefinition", "rolloutState", "rolloutStateReason")},
+        "failedTasks": deployment.get("failedTasks", 0),
+        "updatedAt": updated.isoformat() if isinstance(updated, datetime) else updated,
+    }
 
 
 def _rollout(service: dict[str, Any]) -> dict[str, Any] | None:

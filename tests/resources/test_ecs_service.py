@@ -102,6 +102,11 @@ def test_rollout_is_read_from_the_same_answer(aws: AwsEnv, net: Network) -> None
     assert rollout["taskDefinition"] == net.revisions[0]
     assert rollout["id"].startswith("ecs-svc/") and rollout["rolloutState"] == "IN_PROGRESS"
     assert set(rollout) == {"id", "taskDefinition", "rolloutState", "rolloutStateReason"}
+    # Every deployment, from the same answer: a rolled-back revision is only visible here.
+    [deployment] = live.attrs["deployments"]
+    assert deployment["id"] == rollout["id"] and deployment["status"] == "PRIMARY"
+    assert deployment["taskDefinition"] == net.revisions[0] and deployment["failedTasks"] == 0
+    assert isinstance(deployment["updatedAt"], str) and "T" in deployment["updatedAt"]
 
 
 def test_create_never_replaces_a_live_service(aws: AwsEnv, net: Network) -> None:
