@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -19,6 +20,14 @@ from controller.aws.gateway import AwsGateway, EventHook
 from controller.engine.changeset import ChangeSet
 from controller.engine.guard import GuardError
 from controller.engine.reconcile import apply, plan
+from controller.engine.rollouts import (
+    ROLLED_BACK,
+    ROLLOUT_KINDS,
+    RolloutTracker,
+    rollouts_started,
+    wait_for_rollouts,
+)
+from controller.source import GitSource, SourceError, load_revision
 from controller.spec.issues import ValidationFailed
 from controller.spec.loader import load_stack
 from controller.spec.stack import Stack
@@ -39,21 +48,56 @@ def build_parser() -> Parser:
     parser = Parser(prog="gitops", description="Keep AWS equal to the YAML in git.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     v = sub.add_parser("validate", help="check a stack folder; exit 0 valid, 1 invalid")
-    v.add_argument("path", nargs="?", default=".")
+    _stack_arguments(v)
     p = sub.add_parser("plan", help="show what apply would do; exit 0 in sync, 2 pending, 1 error")
-    p.add_argument("path", nargs="?", default=".")
+    _stack_arguments(p)
     p.add_argument("--output", choices=("text", "json", "markdown"), default="text")
     a = sub.add_parser("apply", help="make AWS equal to the stack; exit 0 converged, 1 error")
-    a.add_argument("path", nargs="?", default=".")
+    _stack_arguments(a)
     a.add_argument("--auto-approve", action="store_true", help="apply without asking")
+    a.add_argument("--wait", action="store_true",
+                   help="then wait for the ECS rollouts it started: exit 1 if one fails, is "
+                        "rolled back or times out")
+    a.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="how long --wait waits (default 600)")
     sub.add_parser("schema", help="print the JSON Schema of the desired-state format")
+    sub.add_parser("run", help="the daemon: settings from GITOPS_* variables")
     sub.add_parser("demo", help="the whole loop on an embedded AWS emulator")
     return parser
 
 
-def _load(path: str) -> Stack | None:
+def _stack_arguments(command: argparse.ArgumentParser) -> None:
+    """PATH (a stack folder) or --repo URL --ref REF --path DIR (a stack in git at a commit)."""
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("path", nargs="?", default=".", help="a stack folder (default: .)")
+    where.add_argument("--repo", metavar="URL",
+                       help="read the stack from this git repository instead (https://, ssh://, "
+                            "file:// or a local path; an https token comes from GITOPS_GIT_TOKEN)")
+    command.add_argument("--ref", help="branch or tag of --repo (default: main)")
+    command.add_argument("--path", dest="repo_path", metavar="DIR",
+                         help="the stack folder inside --repo, e.g. desired/prod")
+
+
+def _load_from_git(args: argparse.Namespace) -> Stack | None:
+    """The stack at the tip of --ref; its revision is the commit sha."""
+    if args.repo is None or not args.repo_path:
+        print("error: --repo URL needs --path DIR (the stack folder inside the repository); "
+              "--ref and --path only go with --repo", file=sys.stderr)
+        return None
     try:
-        return load_stack(path)
+        source = GitSource(args.repo, args.ref or "main",
+                           token=os.environ.get("GITOPS_GIT_TOKEN") or None)
+        return load_revision(source, source.fetch(), args.repo_path)
+    except (SourceError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+
+
+def _load(args: argparse.Namespace) -> Stack | None:
+    try:
+        if args.repo is not None or args.repo_path is not None or args.ref is not None:
+            return _load_from_git(args)
+        return load_stack(args.path)
     except ValidationFailed as err:
         for issue in err.issues:
             print(str(issue), file=sys.stderr)
@@ -67,7 +111,7 @@ def _gateway(stack: Stack) -> AwsGateway:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    stack = _load(args.path)
+    stack = _load(args)
     if stack is None:
         return EXIT_ERROR
     print(f"{stack.name}: {len(stack.resources)} resources, valid.", file=sys.stderr)
@@ -75,11 +119,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    stack = _load(args.path)
+    stack = _load(args)
     if stack is None:
         return EXIT_ERROR
     try:
-        result = plan(stack, _gateway(stack))
+        # A fresh tracker holds what apply would hold: an update ECS rolled back.
+        result = plan(stack, _gateway(stack), hold=RolloutTracker().hold_rule)
     except GuardError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
@@ -102,11 +147,12 @@ def _confirm(cs: ChangeSet) -> bool:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    stack = _load(args.path)
+    stack = _load(args)
     if stack is None:
         return EXIT_ERROR
+    tracker = RolloutTracker()
     try:
-        result = plan(stack, _gateway(stack))
+        result = plan(stack, _gateway(stack), hold=tracker.hold_rule)
     except GuardError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
@@ -126,7 +172,19 @@ def cmd_apply(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     cs = apply(result)
     sys.stdout.write(render.text(cs))
-    return EXIT_ERROR if cs.failed else EXIT_OK
+    if cs.failed or not args.wait:
+        return EXIT_ERROR if cs.failed else EXIT_OK
+    states = tracker.states(result)
+    held = [c.id for c in cs.changes
+            if c.kind in ROLLOUT_KINDS and states.get(c.name) == ROLLED_BACK]
+    for sid in held:
+        print(f"{sid}: not deployed: ECS rolled its revision back (see the reason above)",
+              file=sys.stderr)
+    started = rollouts_started(cs)
+    print(f"Waiting up to {args.timeout:g} s for {len(started)} ECS rollout(s).", file=sys.stderr)
+    outcomes = wait_for_rollouts(result, started, timeout=args.timeout,
+                                 progress=lambda line: print(line, file=sys.stderr))
+    return EXIT_OK if not held and all(o.ok for o in outcomes.values()) else EXIT_ERROR
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -142,7 +200,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
-COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply,
+def cmd_run(args: argparse.Namespace) -> int:
+    from controller.daemon.service import run_daemon
+
+    return run_daemon()
+
+
+COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "run": cmd_run,
             "schema": cmd_schema, "demo": cmd_demo}
 
 

@@ -150,8 +150,12 @@ def _validated(model: type[BaseModel], raw: Any, doc: YamlDoc, file: str,
 
 
 def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc],
-               issues: list[Issue]) -> None:
-    """Dangling refs, unknown attributes and cycles; records dependency edges."""
+               issues: list[Issue], invalid_ids: frozenset[str] = frozenset()) -> None:
+    """Dangling refs, unknown attributes and cycles; records dependency edges.
+
+    A ref to a resource that is written but invalid is not reported again as
+    dangling: its own error is the one to fix.
+    """
     by_id = {r.id: r for r in resources}
     for res in resources:
         doc = lines[res.id]
@@ -163,6 +167,8 @@ def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc],
                                     "${ref:Kind/name.attr}", res.id, field_path(where)))
                 continue
             target = by_id.get(ref.target)
+            if target is None and ref.target in invalid_ids:
+                continue
             if target is None:
                 issues.append(Issue(res.file, at, f"ref to {ref.target}, which is not in "
                                     "this stack", res.id, field_path(where)))
@@ -188,6 +194,7 @@ def load_stack(folder: str | Path, revision: str | None = None) -> Stack:
         raise ValidationFailed(issues)
     resources: list[ResourceDoc] = []
     docs_by_id: dict[str, YamlDoc] = {}
+    invalid_ids: set[str] = set()
     for path in resource_files(root, config, issues):
         shown = display_path(path)
         try:
@@ -198,6 +205,8 @@ def load_stack(folder: str | Path, revision: str | None = None) -> Stack:
         for doc in docs:
             res = parse_resource(doc, shown, config, issues)
             if res is None:
+                raw = doc.value if isinstance(doc.value, dict) else {}
+                invalid_ids.add(f"{raw.get('kind')}/{raw.get('name')}")
                 continue
             if res.id in docs_by_id:
                 first = next(r for r in resources if r.id == res.id)
@@ -206,7 +215,7 @@ def load_stack(folder: str | Path, revision: str | None = None) -> Stack:
                 continue
             docs_by_id[res.id] = doc
             resources.append(res)
-    check_refs(resources, docs_by_id, issues)
+    check_refs(resources, docs_by_id, issues, frozenset(invalid_ids))
     if issues:
         raise ValidationFailed(issues)
     return Stack(config, resources, revision, str(root))

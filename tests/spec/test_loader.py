@@ -102,3 +102,14 @@ def test_schema_lists_every_kind_and_its_attributes(gitops) -> None:
 
     assert kinds == set(DRIVERS)
     assert schema["$defs"]["logs.LogGroup"]["x-attributes"] == ["arn", "name"]
+
+
+def test_a_ref_to_an_invalid_resource_reports_only_the_invalid_field(tmp_path: Path,
+                                                                     gitops) -> None:
+    stack = write_stack(tmp_path / "s", "kind: logs.LogGroup\nname: a\nspec:\n"
+                        "  retentionInDays: soon\n---\nkind: logs.LogGroup\nname: b\nspec:\n"
+                        "  kmsKeyId: ${ref:logs.LogGroup/a.arn}\n")
+    result = gitops("validate", stack)
+    assert result.code == 1
+    assert "1 error(s)" in result.err
+    assert "resources.yaml:4: logs.LogGroup/a: spec.retentionInDays" in result.err

@@ -1,0 +1,1 @@
+"""The long-lived service: settings, reconcile loop, scheduler, HTTP endpoints."""

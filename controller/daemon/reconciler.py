@@ -1,0 +1,193 @@
+"""One reconcile run as a straight pipeline: fetch, load, plan, apply, export.
+
+Each step has its own failure reason; the bookkeeping (metrics, the summary log
+line) sits in one place at the end. The reconciler keeps the revision in force
+across runs: an invalid tip or an unreachable remote never replaces it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+
+from controller import metrics
+from controller.aws.gateway import AwsGateway
+from controller.daemon.settings import Settings
+from controller.engine.changeset import Change, ChangeSet
+from controller.engine.guard import GuardError
+from controller.engine.observe import Node
+from controller.engine.reconcile import apply, plan
+from controller.engine.rollouts import RolloutTracker
+from controller.source.git import GitSource, SourceError
+from controller.source.revision import last_good_revision, load_revision
+from controller.spec.issues import ValidationFailed
+from controller.spec.stack import Stack
+
+log = structlog.get_logger("controller.daemon")
+
+RunResult = Literal["success", "error", "invalid"]
+
+
+@dataclass
+class RunReport:
+    """What one run did, for logs, tests and the demo."""
+
+    result: RunResult
+    revision: str | None
+    changes: ChangeSet | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def report_policy_hold(change: Change, node: Node) -> str | None:
+    """`policy.drift: report`: the daemon never writes the resource; a person's apply does."""
+    if node.doc.policy.drift == "report":
+        return "held: policy.drift is report: only a person's `gitops apply` writes it"
+    return None
+
+
+class Reconciler:
+    """Runs reconcile passes for one stack; keeps the last good revision in force."""
+
+    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.source = GitSource(settings.repo, settings.ref, token=settings.git_token,
+                                timeout=settings.git_timeout_seconds,
+                                cache_dir=settings.cache_dir)
+        self.tracker = RolloutTracker()
+        self.in_force: Stack | None = None
+        self.last_success: float | None = None
+        self._drift: dict[tuple[str, str, str], int] = {}
+        self._revision_series: tuple[str, str] | None = None
+
+    # -- the pipeline -------------------------------------------------------------
+
+    def run_once(self) -> RunReport:
+        started = time.monotonic()
+        problems: list[str] = []
+        invalid = False
+        tip = self._fetch(problems)
+        if tip is not None:
+            invalid = not self._load_tip(tip, problems)
+        stack = self.in_force
+        if stack is None:
+            result: RunResult = "invalid" if invalid else "error"
+            self._finish(None, result, started, None, problems, reconciled=False)
+            return RunReport(result, None, None, problems)
+        structlog.contextvars.bind_contextvars(stack=stack.name, revision=stack.revision)
+        changes = self._reconcile(stack, problems)
+        failed = changes is None or bool(changes.failed)
+        result = "invalid" if invalid else ("error" if failed or problems else "success")
+        self._finish(stack, result, started, changes, problems, reconciled=not failed)
+        return RunReport(result, stack.revision, changes, problems)
+
+    def _fetch(self, problems: list[str]) -> str | None:
+        try:
+            return self.source.fetch()
+        except SourceError as err:
+            problems.append(f"fetch failed: {err}")
+            log.error("fetch failed, keeping the revision in force", error=str(err),
+                      in_force=self.in_force.revision if self.in_force else None)
+            return None
+
+    def _load_tip(self, tip: str, problems: list[str]) -> bool:
+        """Put a valid tip in force; on an invalid one keep (or find) the last good."""
+        if self.in_force is not None and self.in_force.revision == tip:
+            self._set_valid(self.in_force.name, True)
+            return True
+        try:
+            stack = load_revision(self.source, tip, self.settings.path)
+        except ValidationFailed as err:
+            issues = [str(i) for i in err.issues]
+            problems.extend(issues)
+            log.error("invalid desired state: nothing from this revision is applied",
+                      revision=tip, errors=issues[:20], error_count=len(issues))
+            if self.in_force is None:
+                found = last_good_revision(self.source, tip, self.settings.path)
+                if found is not None:
+                    self.in_force = found[1]
+                    log.warning("using the newest valid revision", revision=found[0])
+            name = self.in_force.name if self.in_force else self.settings.path
+            self._set_valid(name, False)
+            return False
+        if self.in_force is None or self.in_force.revision != tip:
+            log.info("revision in force", revision=tip,
+                     previous=self.in_force.revision if self.in_force else None)
+        self.in_force = stack
+        self._set_valid(stack.name, True)
+        return True
+
+    def _reconcile(self, stack: Stack, problems: list[str]) -> ChangeSet | None:
+        def hold(change: Change, node: Node) -> str | None:
+            return report_policy_hold(change, node) or self.tracker.hold_rule(change, node)
+
+        try:
+            planned = plan(stack, AwsGateway(stack.config.region), hold=hold)
+        except GuardError as err:
+            problems.append(str(err))
+            log.error("account guard", error=str(err))
+            return None
+        if self.settings.mode == "enforce" and planned.changes.has_changes \
+                and not planned.changes.refused:
+            changes = apply(planned, stop=self.stop)
+        else:
+            changes = planned.changes
+        self.tracker.export(stack.name, planned)
+        for change in changes.changes:
+            if change.pending:
+                log.info("change", kind=change.kind, name=change.name, action=change.action,
+                         fields=[f.path for f in change.fields],
+                         result=change.result or ("planned" if self.settings.mode == "detect"
+                                                  else None), reason=change.reason)
+        return changes
+
+    # -- bookkeeping --------------------------------------------------------------
+
+    def _set_valid(self, stack: str, valid: bool) -> None:
+        metrics.DESIRED_STATE_VALID.labels(stack=stack).set(1 if valid else 0)
+
+    def _finish(self, stack: Stack | None, result: RunResult, started: float,
+                changes: ChangeSet | None, problems: list[str], *, reconciled: bool) -> None:
+        name = stack.name if stack else self.settings.path
+        duration = time.monotonic() - started
+        metrics.RECONCILE_TOTAL.labels(stack=name, result=result).inc()
+        metrics.RECONCILE_DURATION.labels(stack=name).observe(duration)
+        if stack is not None and reconciled:
+            self.last_success = time.time()
+            metrics.LAST_SUCCESS.labels(stack=name).set(self.last_success)
+        if stack is not None:
+            self._export_revision(stack)
+        if stack is not None and changes is not None:
+            self._export_drift(stack, changes)
+        summary = changes.summary() if changes else {}
+        log.info("reconcile finished", result=result, duration_seconds=round(duration, 3),
+                 api_calls=changes.api_calls if changes else 0, mode=self.settings.mode,
+                 problems=len(problems), **{k: v for k, v in summary.items() if v})
+        structlog.contextvars.unbind_contextvars("stack", "revision")
+
+    def _export_revision(self, stack: Stack) -> None:
+        series = (stack.name, stack.revision or "")
+        if self._revision_series and self._revision_series != series:
+            metrics.REVISION_INFO.remove(*self._revision_series)
+        metrics.REVISION_INFO.labels(*series).set(1)
+        self._revision_series = series
+
+    def _export_drift(self, stack: Stack, changes: ChangeSet) -> None:
+        """One series per resource: 1 drifted, 0 in sync; unreadable ones keep their value."""
+        current: dict[tuple[str, str, str], int] = {}
+        for change in changes.changes:
+            key = (stack.name, change.kind, change.name)
+            if change.action == "error":
+                if key in self._drift:
+                    current[key] = self._drift[key]
+                continue
+            current[key] = int(change.pending and change.result != "success")
+            metrics.RESOURCE_DRIFTED.labels(*key).set(current[key])
+        for gone in self._drift.keys() - current.keys():
+            metrics.RESOURCE_DRIFTED.remove(*gone)
+        self._drift = current
+        metrics.STACK_DRIFTED.labels(stack=stack.name).set(sum(current.values()))

@@ -1,0 +1,108 @@
+"""`gitops run`: wire settings, reconciler, scheduler and HTTP together; stop on SIGTERM.
+
+SIGTERM sets a stop flag that apply checks between writes, waits for the run
+in flight, and exits 0: ECS allows 30 s, we aim for well under 25.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from importlib.metadata import PackageNotFoundError, version
+from types import FrameType
+
+import structlog
+
+from controller import logs, metrics
+from controller.daemon.http import Endpoints, HttpServer, make_handler
+from controller.daemon.reconciler import Reconciler
+from controller.daemon.scheduler import ReconcileScheduler
+from controller.daemon.settings import Settings, SettingsError, load_settings
+
+log = structlog.get_logger("controller.daemon")
+
+
+def package_version() -> str:
+    try:
+        return version("iq-gitops-controller")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class Daemon:
+    """The whole service, startable in-process (the demo) or as `gitops run`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop_writes = threading.Event()
+        self.reconciler = Reconciler(settings, self.stop_writes)
+        self.scheduler = ReconcileScheduler(self.reconciler.run_once, settings.interval_seconds)
+        endpoints = Endpoints(ready=self.ready, trigger=self.scheduler.trigger,
+                              webhook_secret=settings.webhook_secret,
+                              tracked_ref=settings.ref)
+        split = settings.webhook_listen is not None
+        self.servers = [HttpServer(settings.listen,
+                                   make_handler(endpoints, status=True, webhook=not split))]
+        if settings.webhook_listen is not None:
+            self.servers.append(HttpServer(settings.webhook_listen,
+                                           make_handler(endpoints, status=False, webhook=True)))
+
+    @property
+    def address(self) -> str:
+        return self.servers[0].address
+
+    @property
+    def webhook_address(self) -> str:
+        return self.servers[-1].address
+
+    def ready(self) -> bool:
+        """A revision is loaded and the last successful run is within three intervals."""
+        last = self.reconciler.last_success
+        return (self.reconciler.in_force is not None and last is not None
+                and time.time() - last <= 3 * self.settings.interval_seconds)
+
+    def start(self) -> None:
+        metrics.BUILD_INFO.labels(version=package_version()).set(1)
+        metrics.RECONCILE_INTERVAL.set(self.settings.interval_seconds)
+        for server in self.servers:
+            server.start()
+        log.info("listening", address=self.address, webhook=(
+            self.webhook_address if self.settings.webhook_secret else "off"),
+            settings=repr(self.settings))
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.stop_writes.set()
+        self.scheduler.shutdown()
+        for server in self.servers:
+            server.stop()
+        log.info("stopped")
+
+
+def run_daemon() -> int:
+    logs.configure(json=True)
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        log.error("bad setting: the daemon did not start", error=str(err))
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    try:
+        daemon = Daemon(settings)
+    except OSError as err:
+        print(f"error: cannot listen: {err}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("shutting down", signal=signal.Signals(signum).name)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    daemon.start()
+    done.wait()
+    daemon.stop()
+    return 0
