@@ -1,24 +1,41 @@
-"""`gitops demo`: the controller's main job against an embedded AWS emulator.
+"""`gitops demo`: the GitOps loop end to end on an embedded AWS emulator.
 
-Starts a moto server for the prod account on a loopback port, then plans and
-applies `desired/prod`, makes drift out of band, and shows the next apply
-fixing it. Nothing here touches a real AWS account: the endpoint and
-credentials are the emulator's, set for this process only.
+A moto server for the prod account on a loopback port, a git repository made
+from desired/ in a temporary folder, and the daemon in this process: the
+first run applies the stack; drift made out of band shows on /metrics and the
+next run corrects it; a committed image-tag change rolls out after a signed
+webhook. Nothing here can reach a real AWS account: endpoint and credentials
+are the emulator's, set for this process only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
+import secrets
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
+from prometheus_client import REGISTRY
 
-from controller import logs, render
-from controller.aws.gateway import AwsGateway
-from controller.emulator import EmulatorUnavailable, start_moto
-from controller.engine.reconcile import apply, plan
+from controller import logs
+from controller.daemon.reconciler import Reconciler
+from controller.daemon.service import Daemon
+from controller.daemon.settings import Address, Settings
+from controller.emulator import EmulatorUnavailable, MotoServer, start_moto
 from controller.spec.loader import load_stack
+
+INTERVAL = 3.0
+CLUSTER, API = "iq-theory-cluster", "iq-theory-api"
 
 
 def find_desired() -> Path:
@@ -30,7 +47,34 @@ def find_desired() -> Path:
 
 
 def say(text: str) -> None:
-    print(f"\n=== {text}", flush=True)
+    print(text, flush=True)
+
+
+def wait(check: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the demo timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def make_repo(root: Path) -> Path:
+    repo = root / "repo"
+    shutil.copytree(find_desired(), repo / "desired")
+    git(repo.parent, "init", "-q", "-b", "main", str(repo))
+    git(repo, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "add", "-A")
+    git(repo, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "commit", "-q",
+        "-m", "IQ Theory desired state")
+    return repo
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
 
 
 def run_demo() -> int:
@@ -40,40 +84,114 @@ def run_demo() -> int:
     except EmulatorUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    os.environ.update({
-        "AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "demo",
-        "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": stack.config.region,
-    })
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_REGION", None)
+    os.environ.update({"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "demo",
+                       "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": stack.config.region})
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
     logs.configure(json=False, level="WARNING")
+    with tempfile.TemporaryDirectory(prefix="gitops-demo-") as tmp:
+        try:
+            return _walkthrough(server, Path(tmp), stack.name)
+        finally:
+            server.stop()
+
+
+def _walkthrough(server: MotoServer, tmp: Path, stack: str) -> int:
+    repo = make_repo(tmp)
+    secret = secrets.token_hex(16)
+    settings = Settings(repo=f"file://{repo}", path="desired/prod", interval_seconds=INTERVAL,
+                        listen=Address("127.0.0.1", 0), webhook_secret=secret,
+                        cache_dir=tmp / "clone")
+    daemon = Daemon(settings)
+    daemon.start()
+    reconciler = daemon.reconciler
+    metrics_url = f"http://{daemon.address}/metrics"
+    say(f"AWS emulator (moto, account 222222222222) on {server.url}")
+    say(f"git repository {repo} (branch main, stack desired/prod)")
+    say(f"daemon running: {metrics_url}, webhook http://{daemon.address}/webhook, "
+        f"a run every {INTERVAL:.0f} s")
     try:
-        return _walkthrough(stack.source, server.url, stack.config.region)
+        _first_apply(reconciler, stack)
+        _drift(reconciler, stack, metrics_url)
+        _deploy(daemon, repo, secret, stack)
     finally:
-        server.stop()
+        daemon.stop()
+    say(f"\nDone. /metrics was at {metrics_url}; the controller converged AWS to git at "
+        "every step.")
+    return 0
 
 
-def _step(folder: str, region: str, title: str, *, write: bool) -> bool:
-    say(title)
-    stack = load_stack(folder)
-    result = plan(stack, AwsGateway(region))
-    cs = apply(result) if write and result.changes.has_changes else result.changes
-    sys.stdout.write(render.text(cs))
-    return not cs.failed
+def _next_run(stack: str) -> None:
+    def runs() -> float:
+        return sample("gitops_reconcile_duration_seconds_count", stack=stack) or 0
+
+    seen = runs()
+    wait(lambda: runs() > seen, "the next reconcile run")
 
 
-def _walkthrough(folder: str, endpoint: str, region: str) -> int:
-    print(f"AWS emulator (moto) on {endpoint}; stack folder {folder}")
-    ok = _step(folder, region, "plan: an empty account, everything to create", write=False)
-    ok &= _step(folder, region, "apply", write=True)
-    ok &= _step(folder, region, "plan after apply: nothing to do", write=False)
-    say("drift made out of band: API service scaled to 1, log retention set to 1 day")
-    ecs = boto3.client("ecs", region_name=region)
-    ecs.update_service(cluster="iq-theory-cluster", service="iq-theory-api", desiredCount=1)
-    boto3.client("logs", region_name=region).put_retention_policy(
-        logGroupName="/ecs/iq-theory-api", retentionInDays=1)
-    ok &= _step(folder, region, "plan: the drift, live -> desired", write=False)
-    ok &= _step(folder, region, "apply: drift corrected", write=True)
-    ok &= _step(folder, region, "plan: in sync again", write=False)
-    print("\ndemo finished" + ("" if ok else " WITH ERRORS"))
-    return 0 if ok else 1
+def _first_apply(reconciler: Reconciler, stack: str) -> None:
+    say("\n1. First run: the empty account is brought to the desired state")
+    wait(lambda: (sample("gitops_reconcile_total", stack=stack, result="success") or 0) >= 1,
+         "the first successful run")
+    report = reconciler.last_report
+    if report and report.changes and report.revision:
+        created = sum(1 for c in report.changes.changes if c.result == "success")
+        say(f"   revision {report.revision[:12]}: {created} resources created, "
+            f"{report.changes.api_calls} AWS API calls")
+
+
+def _drift(reconciler: Reconciler, stack: str, metrics_url: str) -> None:
+    say("\n2. Drift made out of band: API scaled to 1 task, its log retention set to 1 day")
+    reconciler.mode = "detect"  # as with GITOPS_MODE=detect
+    boto3.client("ecs").update_service(cluster=CLUSTER, service=API, desiredCount=1)
+    boto3.client("logs").put_retention_policy(logGroupName="/ecs/iq-theory-api",
+                                              retentionInDays=1)
+    _next_run(stack)  # may have started before the drift was made
+    _next_run(stack)
+    with urllib.request.urlopen(metrics_url, timeout=10) as resp:
+        exposed = resp.read().decode().splitlines()
+    drifted = [line for line in exposed
+               if line.startswith("gitops_resource_drifted{") and line.endswith(" 1.0")]
+    lines = drifted + [line for line in exposed if line.startswith("gitops_stack_drifted")]
+    say("   detect mode: the drift on /metrics:")
+    for line in lines:
+        say(f"     {line}")
+    say("   enforce mode again: the next run corrects it")
+    reconciler.mode = "enforce"
+    _next_run(stack)
+    svc = boto3.client("ecs").describe_services(cluster=CLUSTER, services=[API])["services"][0]
+    group = boto3.client("logs").describe_log_groups(
+        logGroupNamePrefix="/ecs/iq-theory-api")["logGroups"][0]
+    say(f"   corrected: desiredCount {svc['desiredCount']}, retention "
+        f"{group['retentionInDays']} days; gitops_stack_drifted_resources="
+        f"{sample('gitops_stack_drifted_resources', stack=stack):.0f}")
+
+
+def _deploy(daemon: Daemon, repo: Path, secret: str, stack: str) -> None:
+    say("\n3. A deploy: api_image_tag 1.4.2 -> 1.5.0 committed, then a signed GitHub webhook")
+    file = repo / "desired" / "prod" / "stack.yaml"
+    file.write_text(file.read_text().replace('api_image_tag: "1.4.2"', 'api_image_tag: "1.5.0"'))
+    git(repo, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "commit", "-qam",
+        "deploy api 1.5.0")
+    sha = git(repo, "rev-parse", "HEAD")
+    updates = sample("gitops_aws_api_calls_total", service="ecs", operation="UpdateService") or 0
+    body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(f"http://{daemon.address}/webhook", data=body, method="POST",
+                                     headers={"X-Hub-Signature-256": signature,
+                                              "X-GitHub-Event": "push"})
+    sent = time.monotonic()
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        say(f"   webhook answered {resp.status}: {resp.read().decode().strip()}")
+    wait(lambda: (sample("gitops_aws_api_calls_total", service="ecs",
+                         operation="UpdateService") or 0) > updates, "the rolling deploy")
+    took = time.monotonic() - sent
+    ecs = boto3.client("ecs")
+    svc = ecs.describe_services(cluster=CLUSTER, services=[API])["services"][0]
+    image = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])[
+        "taskDefinition"]["containerDefinitions"][0]["image"]
+    say(f"   {took:.2f} s from the webhook to update_service: the service now runs "
+        f"{svc['taskDefinition'].rsplit('/', 1)[-1]} ({image.rsplit('/', 1)[-1]})")
+    wait(lambda: sample("gitops_revision_info", stack=stack, revision=sha) == 1,
+         "the new revision in force")
+    say(f"   gitops_revision_info{{revision=\"{sha[:12]}...\"}} 1")

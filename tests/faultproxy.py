@@ -45,6 +45,8 @@ class FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.rewrites: dict[str, Rewrite] = {}
+        # seconds to hold a request of an operation before forwarding it (a slow AWS)
+        self.delays: dict[str, float] = {}
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         proxy = self
@@ -58,6 +60,7 @@ class FaultProxy:
                 op = operation_of(self.headers, body)
                 with proxy._lock:
                     proxy.calls.append(Call(op, time.monotonic(), body))
+                time.sleep(proxy.delays.get(op, 0.0))
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("host", "content-length", "connection")}
                 req = urllib.request.Request(proxy.upstream + self.path, data=body or None,

@@ -59,6 +59,9 @@ class Reconciler:
                                 timeout=settings.git_timeout_seconds,
                                 cache_dir=settings.cache_dir)
         self.tracker = RolloutTracker()
+        # enforce or detect; read at the start of each run (the demo switches it live)
+        self.mode = settings.mode
+        self.last_report: RunReport | None = None
         self.in_force: Stack | None = None
         self.last_success: float | None = None
         self._drift: dict[tuple[str, str, str], int] = {}
@@ -83,7 +86,8 @@ class Reconciler:
         failed = changes is None or bool(changes.failed)
         result = "invalid" if invalid else ("error" if failed or problems else "success")
         self._finish(stack, result, started, changes, problems, reconciled=not failed)
-        return RunReport(result, stack.revision, changes, problems)
+        self.last_report = RunReport(result, stack.revision, changes, problems)
+        return self.last_report
 
     def _fetch(self, problems: list[str]) -> str | None:
         try:
@@ -131,7 +135,7 @@ class Reconciler:
             problems.append(str(err))
             log.error("account guard", error=str(err))
             return None
-        if self.settings.mode == "enforce" and planned.changes.has_changes \
+        if self.mode == "enforce" and planned.changes.has_changes \
                 and not planned.changes.refused:
             changes = apply(planned, stop=self.stop)
         else:
@@ -141,7 +145,7 @@ class Reconciler:
             if change.pending:
                 log.info("change", kind=change.kind, name=change.name, action=change.action,
                          fields=[f.path for f in change.fields],
-                         result=change.result or ("planned" if self.settings.mode == "detect"
+                         result=change.result or ("planned" if self.mode == "detect"
                                                   else None), reason=change.reason)
         return changes
 
@@ -165,7 +169,7 @@ class Reconciler:
             self._export_drift(stack, changes)
         summary = changes.summary() if changes else {}
         log.info("reconcile finished", result=result, duration_seconds=round(duration, 3),
-                 api_calls=changes.api_calls if changes else 0, mode=self.settings.mode,
+                 api_calls=changes.api_calls if changes else 0, mode=self.mode,
                  problems=len(problems), **{k: v for k, v in summary.items() if v})
         structlog.contextvars.unbind_contextvars("stack", "revision")
 

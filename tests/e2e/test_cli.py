@@ -87,3 +87,17 @@ def test_secret_looking_environment_is_a_validation_error(tmp_path: Path) -> Non
 def test_help_and_usage_exit_codes() -> None:
     assert run("--help").returncode == 0
     assert run("plan", "--bogus").returncode == 1
+
+
+def test_demo_shows_the_loop_and_exits_0() -> None:
+    result = subprocess.run([sys.executable, "-m", "controller", "demo"], capture_output=True,
+                            text=True, timeout=180, check=False,
+                            env={k: v for k, v in os.environ.items()
+                                 if not k.startswith("AWS_")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "21 resources created" in out
+    assert 'gitops_resource_drifted{kind="logs.LogGroup",name="/ecs/iq-theory-api"' in out
+    assert "corrected: desiredCount 4, retention 30 days" in out
+    assert "webhook answered 202" in out
+    assert "the service now runs iq-theory-api:2 (iq-theory-api:1.5.0)" in out

@@ -4,83 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from controller.aws.gateway import AwsGateway
-from controller.engine.reconcile import apply, plan
-from controller.spec.loader import load_stack
 from tests.conftest import AwsEnv
-from tests.daemonproc import DaemonProcess, commit_edit, git, make_repo, wait_for
+from tests.daemonproc import commit_edit, git, wait_for
+from tests.e2e.conftest import SECRET, STACK, Daemons, apply_prod, signed
 from tests.faultproxy import FaultProxy
-from tests.stacks import DESIRED
-
-SECRET = "webhook-secret-for-tests"
-TOKEN = "ghp-token-that-must-never-show"
-STACK = "iq-theory-prod"
-
-
-def signed(body: dict[str, Any], event: str = "push") -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body).encode()
-    sig = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    return raw, {"X-Hub-Signature-256": sig, "X-GitHub-Event": event,
-                 "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return make_repo(tmp_path / "repo", DESIRED)
-
-
-@pytest.fixture
-def proxy(prod_aws: AwsEnv) -> Iterator[FaultProxy]:
-    fault = FaultProxy(prod_aws.server.url)
-    yield fault
-    fault.stop()
-
-
-class Daemons:
-    """Start daemons for one test; every one is stopped at the end."""
-
-    def __init__(self, repo: Path, proxy: FaultProxy, cache: Path) -> None:
-        self.repo, self.proxy, self.cache = repo, proxy, cache
-        self.started: list[DaemonProcess] = []
-
-    def start(self, **settings: str) -> DaemonProcess:
-        env = {
-            "GITOPS_REPO": f"file://{self.repo}", "GITOPS_PATH": "desired/prod",
-            "GITOPS_REF": "main", "GITOPS_LISTEN": "127.0.0.1:0",
-            "GITOPS_INTERVAL_SECONDS": "3600", "GITOPS_MODE": "enforce",
-            "GITOPS_WEBHOOK_SECRET": SECRET, "GITOPS_GIT_TOKEN": TOKEN,
-            "GITOPS_CACHE_DIR": str(self.cache), "AWS_ENDPOINT_URL": self.proxy.url,
-            **settings,
-        }
-        daemon = DaemonProcess(env)
-        self.started.append(daemon)
-        return daemon
-
-    def stop_all(self) -> None:
-        for daemon in self.started:
-            daemon.kill()
-
-
-@pytest.fixture
-def daemons(repo: Path, proxy: FaultProxy, tmp_path: Path) -> Iterator[Daemons]:
-    running = Daemons(repo, proxy, tmp_path / "cache")
-    yield running
-    running.stop_all()
-    transcript = "".join(line for d in running.started for line in d.raw)
-    assert TOKEN not in transcript, "the git token leaked into the daemon's output"
-
-
-def apply_prod(prod_aws: AwsEnv) -> None:
-    stack = load_stack(DESIRED / "prod")
-    assert not apply(plan(stack, AwsGateway("us-east-1"))).failed
 
 
 def test_signed_webhook_rolls_out_an_image_change_without_waiting(
@@ -215,3 +146,80 @@ def test_bad_setting_stops_the_daemon_naming_the_variable(tmp_path: Path) -> Non
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "GITOPS_MODE" in result.stderr
+
+
+FAMILY = "arn:aws:ecs:us-east-1:222222222222:task-definition/iq-theory-api"
+BREAKER = "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1000."
+
+
+def ecs_answer(deployments: list[dict[str, Any]]) -> Any:
+    """A DescribeServices rewrite: the API service shows these deployments, as ECS would."""
+
+    def rewrite(answer: dict[str, Any]) -> dict[str, Any]:
+        for service in answer.get("services", []):
+            if service["serviceName"] == "iq-theory-api":
+                service["deployments"] = deployments
+        return answer
+
+    return rewrite
+
+
+def deployment(did: str, status: str, revision: int, state: str, reason: str = "") -> Any:
+    return {"id": did, "status": status, "taskDefinition": f"{FAMILY}:{revision}",
+            "desiredCount": 4, "runningCount": 4, "failedTasks": 0 if state != "FAILED" else 4,
+            "rolloutState": state, "rolloutStateReason": reason}
+
+
+def test_a_rolled_back_revision_is_not_redeployed(
+        daemons: Daemons, repo: Path, proxy: FaultProxy, prod_aws: AwsEnv) -> None:
+    daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
+    wait_for(lambda: daemon.runs("success") >= 1, 60, what="the first run")
+    commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.4.2"',
+                'api_image_tag: "1.5.0"', "deploy api 1.5.0")
+    wait_for(lambda: proxy.count("UpdateService") == 3, 30, what="the rollout of :2")
+    # ECS's circuit breaker rolls :2 back: the service runs :1 again, :2 is FAILED.
+    prod_aws.client("ecs").update_service(cluster="iq-theory-cluster", service="iq-theory-api",
+                                          taskDefinition=f"{FAMILY}:1")
+    proxy.rewrites["DescribeServices"] = ecs_answer([
+        deployment("ecs-svc/1000", "PRIMARY", 1, "COMPLETED", BREAKER),
+        deployment("ecs-svc/2000", "ACTIVE", 2, "FAILED",
+                   "ECS deployment circuit breaker: tasks failed to start.")])
+    labels = {"stack": STACK, "service": "iq-theory-api"}
+    wait_for(lambda: daemon.metric("gitops_ecs_rollout_state", **labels,
+                                   state="rolled_back") == 1, 30, what="rolled_back")
+    updates, registered = proxy.count("UpdateService"), proxy.count("RegisterTaskDefinition")
+    runs = daemon.runs("success")
+    wait_for(lambda: daemon.runs("success") >= runs + 3, 30, what="three more runs")
+    # ECS forgets the failed deployment after a while: the daemon still remembers.
+    proxy.rewrites["DescribeServices"] = ecs_answer([
+        deployment("ecs-svc/1000", "PRIMARY", 1, "COMPLETED", BREAKER)])
+    runs = daemon.runs("success")
+    wait_for(lambda: daemon.runs("success") >= runs + 3, 30, what="three more runs")
+    assert proxy.count("UpdateService") == updates, "a rolled-back revision was redeployed"
+    assert proxy.count("RegisterTaskDefinition") == registered
+    assert daemon.metric("gitops_ecs_rollout_state", **labels, state="rolled_back") == 1
+    assert daemon.metric("gitops_resource_drifted", stack=STACK, kind="ecs.Service",
+                         name="iq-theory-api") == 1
+    held = [line for line in daemon.lines if line.get("event") == "change"
+            and line.get("name") == "iq-theory-api" and line.get("kind") == "ecs.Service"]
+    assert held and "rolled back by the ECS deployment circuit breaker" in held[-1]["reason"]
+    # A new image in git is a new desired state: the hold is released.
+    proxy.rewrites.pop("DescribeServices")
+    commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.5.0"',
+                'api_image_tag: "1.5.1"', "deploy api 1.5.1")
+    wait_for(lambda: proxy.count("UpdateService") == updates + 1, 30, what="the new rollout")
+    assert daemon.terminate()[0] == 0
+
+
+def test_sigterm_during_an_apply_finishes_the_write_in_flight_and_exits_0(
+        daemons: Daemons, proxy: FaultProxy) -> None:
+    slow = {"CreateQueue": 3.0}
+    proxy.delays.update(slow)
+    daemon = daemons.start()
+    wait_for(lambda: proxy.count("CreateQueue") >= 1, 60, what="the apply to reach SQS")
+    code, elapsed = daemon.terminate()
+    assert code == 0 and elapsed < 25
+    assert daemon.find("stopped") is not None
+    # The write in flight finished (the queue exists); nothing after it was started.
+    assert proxy.count("CreateService") == 0
+    proxy.delays.clear()
