@@ -74,6 +74,8 @@ class Reconciler:
         problems: list[str] = []
         invalid = False
         tip = self._fetch(problems)
+        structlog.contextvars.bind_contextvars(
+            stack=self.in_force.name if self.in_force else self.settings.path, revision=tip)
         if tip is not None:
             invalid = not self._load_tip(tip, problems)
         stack = self.in_force

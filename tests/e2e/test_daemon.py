@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import AwsEnv
 from tests.daemonproc import commit_edit, git, wait_for
-from tests.e2e.conftest import SECRET, STACK, Daemons, apply_prod, signed
+from tests.e2e.conftest import SECRET, STACK, TOKEN, Daemons, apply_prod, signed
 from tests.faultproxy import FaultProxy
 
 
@@ -101,6 +102,36 @@ def test_invalid_commit_applies_nothing_and_keeps_the_revision_across_a_restart(
     assert restarted.terminate()[0] == 0
 
 
+def test_a_resource_leaving_git_loses_its_drift_series(daemons: Daemons, repo: Path) -> None:
+    daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
+    labels = {"stack": STACK, "kind": "ecs.Service", "name": "iq-theory-frontend"}
+    wait_for(lambda: daemon.metric("gitops_resource_drifted", **labels) == 0, 60,
+             what="the frontend service's series")
+    ecs_yaml = repo / "desired/base/ecs.yaml"
+    docs = ecs_yaml.read_text().split("\n---\n")
+    kept = [d for d in docs if "kind: ecs.Service\nname: iq-theory-frontend" not in d]
+    assert len(kept) == len(docs) - 1
+    ecs_yaml.write_text("\n---\n".join(kept))
+    git(repo, "commit", "-qam", "stop managing the frontend service")
+    wait_for(lambda: daemon.metric("gitops_resource_drifted", **labels) is None, 30,
+             what="the series to disappear")
+    assert daemon.metric("gitops_resource_drifted", stack=STACK, kind="ecs.Service",
+                         name="iq-theory-api") == 0
+    _, exposed = daemon.get("/metrics")
+    assert TOKEN not in exposed and SECRET not in exposed
+
+
+def oversized_post(url: str, headers: dict[str, str]) -> int:
+    """Announce a body over 1 MiB: the answer comes before the body is read (or sent)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        conn.sendall(f"POST /webhook HTTP/1.1\r\nHost: {host}\r\n{head}"
+                     f"Content-Length: {1024 * 1024 + 1}\r\n\r\n".encode() + b"{" * 1024)
+        status_line = conn.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
+
+
 def test_forged_or_malformed_webhooks_trigger_nothing(daemons: Daemons) -> None:
     daemon = daemons.start()
     wait_for(lambda: daemon.runs("success") >= 1, 60, what="the first run")
@@ -108,7 +139,7 @@ def test_forged_or_malformed_webhooks_trigger_nothing(daemons: Daemons) -> None:
     forged = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert daemon.post(body, {"X-GitHub-Event": "push"}) == 401
     assert daemon.post(body, forged) == 401
-    assert daemon.post(b"x" * (1024 * 1024 + 1), headers) == 413
+    assert oversized_post(daemon.url, headers) == 413
     garbage, garbage_headers = b"{nope", signed({})[1]
     garbage_headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(
         SECRET.encode(), garbage, hashlib.sha256).hexdigest()
