@@ -12,9 +12,7 @@ every Prometheus collector lives), so a renamed metric fails here by name.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from controller import metrics
 from tests.deploy.contract import SCRAPE_JOB
 from tests.stacks import REPO
+from tests.tools import require_binary
 
 PROMETHEUS = REPO / "deploy" / "prometheus"
 RULES = PROMETHEUS / "alerts.yml"
@@ -40,13 +39,7 @@ TARGET_LABELS = {"job", "instance"}
 # ---- promtool ------------------------------------------------------------------------
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    path = shutil.which("promtool")
-    if path is None:
-        reason = ("promtool is not installed (Debian: apt-get install "
-                  "--no-install-recommends prometheus)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires it: .ci/run installs it")
-        pytest.skip(reason)
+    path = require_binary("promtool")
     return subprocess.run([path, *map(str, args)], cwd=REPO, capture_output=True, text=True,
                           timeout=120, check=False)
 

@@ -7,8 +7,6 @@ except in CI (CI=true), where a missing binary is a failure: .ci/run installs it
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import urllib.error
@@ -26,6 +24,7 @@ from tests.daemonproc import wait_for
 from tests.deploy.contract import SCRAPE_JOB
 from tests.e2e.conftest import STACK, Daemons, apply_prod
 from tests.stacks import REPO
+from tests.tools import require_binary
 
 RULES = REPO / "deploy" / "prometheus" / "alerts.yml"
 LOG_GROUP = "/ecs/iq-theory-api"
@@ -118,18 +117,6 @@ class Prometheus:
                 self.proc.wait()
 
 
-def prometheus_binary() -> str:
-    """The prometheus binary; skip without it, but fail under CI=true."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        reason = ("prometheus is not installed (Debian: apt-get install "
-                  "--no-install-recommends prometheus)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires it: .ci/run installs it")
-        pytest.skip(reason)
-    return binary
-
-
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[Callable[[str, str], Prometheus]]:
     """Start Prometheus (binary, target host:port); it is always stopped at the end."""
@@ -149,7 +136,7 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[str, str], Prometheus]]:
 def test_prometheus_sees_drift_pending_in_detect_mode_and_back_to_zero_in_enforce_mode(
         prometheus: Callable[[str, str], Prometheus], daemons: Daemons,
         prod_aws: AwsEnv) -> None:
-    binary = prometheus_binary()  # in the test, so that CI=true without it is a failure
+    binary = require_binary("prometheus")  # in the test: under CI=true, missing = failure
     alert = drift_alert_name()
     apply_prod(prod_aws)
     target = f"127.0.0.1:{free_port()}"  # fixed, so a restarted daemon is the same target
@@ -178,8 +165,9 @@ def test_prometheus_sees_drift_pending_in_detect_mode_and_back_to_zero_in_enforc
     assert [a["state"] for a in pending] == ["pending"], pending  # for: 15m, so not firing
     assert pending[0]["labels"]["kind"] == "logs.LogGroup"
     assert pending[0]["labels"]["stack"] == STACK
-    assert prom.value(f'ALERTS{{alertname="{alert}",alertstate="pending",'
-                      f'name="{LOG_GROUP}"}}') == 1
+    series = f'ALERTS{{alertname="{alert}",alertstate="pending",name="{LOG_GROUP}"}}'
+    wait_for(lambda: prom.value(series) == 1, DEADLINE, POLL, what=series)
+    assert prom.value(f'ALERTS{{alertname="{alert}",alertstate="firing"}}') is None
     group = logs.describe_log_groups(logGroupNamePrefix=LOG_GROUP)["logGroups"][0]
     assert group["retentionInDays"] == 1, "detect mode must not write"
 
