@@ -39,11 +39,6 @@ class Change:
     def pending(self) -> bool:
         return self.action not in ("no-op", "error")
 
-    @property
-    def drifted(self) -> bool:
-        """A resource whose live state differs from git (absent counts)."""
-        return self.pending
-
 
 @dataclass
 class Warning:
