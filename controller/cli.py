@@ -20,12 +20,11 @@ from controller.aws.gateway import AwsGateway, EventHook
 from controller.engine.changeset import ChangeSet
 from controller.engine.guard import GuardError
 from controller.engine.reconcile import apply, plan
+from controller.engine.rollout_wait import rollouts_started, wait_for_rollouts
 from controller.engine.rollouts import (
     ROLLED_BACK,
     ROLLOUT_KINDS,
     RolloutTracker,
-    rollouts_started,
-    wait_for_rollouts,
 )
 from controller.source import GitSource, SourceError, load_revision
 from controller.spec.issues import ValidationFailed

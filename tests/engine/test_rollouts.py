@@ -15,11 +15,10 @@ from prometheus_client import REGISTRY
 
 from controller.engine.changeset import Change, ChangeSet
 from controller.engine.observe import Node
+from controller.engine.rollout_wait import rollouts_started, wait_for_rollouts
 from controller.engine.rollouts import (
     RolloutTracker,
     find_rollback,
-    rollouts_started,
-    wait_for_rollouts,
 )
 from controller.resources.base import UNKNOWN, Desired, Observed, Policy
 from controller.resources.registry import DRIVERS
