@@ -2,29 +2,38 @@
 
 "Exactly" is measured, not read off the code: the engine runs an apply of
 desired/prod from empty, corrects one drift of every kind, re-creates what was
-deleted out of band, and plans, against moto; every AWS call it made is read
-from the contract metric `gitops_aws_api_calls_total`. The policy must allow each
-of those calls plus the permissions AWS checks beyond the API name (iam:PassRole,
-tag-on-create), and must grant no action that none of them needs. When a driver
-gains or loses a call, the failure names the (service, operation) to add or drop.
+deleted out of band, replaces one resource of every kind that git may replace
+(an immutable field changed, the kind not protected), and plans, against moto;
+every AWS call it made is read from the contract metric `gitops_aws_api_calls_total`.
+The policy must allow each of those calls plus the permissions AWS checks beyond
+the API name (iam:PassRole, tag-on-create), and must grant no action that none of
+them needs. When a driver gains or loses a call, the failure names the (service,
+operation) to add or drop.
 
 Actions are compared, not resources (the measured calls carry no ARNs): resource
 scoping is checked structurally below (placeholders, PassRole, `*` only where AWS
-has no resource-level permission, the controller's own resources out of reach).
+has no resource-level permission, the controller's own resources out of reach), and
+for the replace round on the ARNs of the resources it deletes and creates.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from prometheus_client import REGISTRY
 
+from controller.aws.gateway import AwsGateway
 from controller.engine.reconcile import apply, plan
+from controller.resources.registry import DRIVERS
 from controller.spec.loader import load_stack
+from controller.spec.stack import Stack
 from tests.conftest import AwsEnv
 from tests.e2e.test_stack import (
     CLUSTER,
@@ -40,6 +49,9 @@ from tests.stacks import DESIRED, REPO
 POLICY = REPO / "deploy" / "iam" / "controller-policy.yaml"
 ECS_DIR = REPO / "deploy" / "ecs"
 ACCOUNT = "222222222222"  # substituted for the ACCOUNT_ID placeholder, as a deploy does
+# The stack's roles, at the root path or under one (a role's ARN includes its path).
+STACK_ROLES = [f"arn:aws:iam::{ACCOUNT}:role/iq-theory-*",
+               f"arn:aws:iam::{ACCOUNT}:role/*/iq-theory-*"]
 
 # boto3 service name -> IAM action prefix where the two differ (for kinds to come).
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing",
@@ -192,7 +204,7 @@ def test_pass_role_only_for_the_stacks_roles_to_ecs_tasks() -> None:
                 if any(action_matches(p, "iam:PassRole") for p in _listed(s["Action"]))]
     assert granting, "RegisterTaskDefinition with roles needs iam:PassRole"
     for s in granting:
-        assert _listed(s["Resource"]) == [f"arn:aws:iam::{ACCOUNT}:role/iq-theory-*"], s["Sid"]
+        assert _listed(s["Resource"]) == STACK_ROLES, s["Sid"]
         assert s["Condition"] == {
             "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}, s["Sid"]
 
@@ -367,6 +379,183 @@ def rounds(drifts: list[Drift]) -> list[list[Drift]]:
     return [group for _, group in groups]
 
 
+# ---- the replace round ------------------------------------------------------------------
+# Git changes one immutable field of every kind that has one and is not protected by
+# default (holds_data False): the plan says "replace" and apply deletes the resource,
+# then creates it anew. Kinds that hold data (SQS, ECR, Secrets Manager) are protected:
+# the engine refuses to replace them (tests/e2e: test_replacing_a_protected_queue_is_refused),
+# so their deletes are never called and never granted.
+
+def _ec2_live(kind: str, rid: str, field: str) -> Callable[[AwsEnv], tuple[str, Any]]:
+    """(ARN, `field`) of the one EC2 resource tagged `rid`: one, so the old one is gone."""
+    fn, key, id_key, arn_type = {
+        "subnet": ("describe_subnets", "Subnets", "SubnetId", "subnet"),
+        "sg": ("describe_security_groups", "SecurityGroups", "GroupId", "security-group"),
+    }[kind]
+
+    def live(aws: AwsEnv) -> tuple[str, Any]:
+        (item,) = getattr(aws.client("ec2"), fn)(
+            Filters=[{"Name": "tag:gitops:id", "Values": [rid]}])[key]
+        arn = f"arn:aws:ec2:{aws.region}:{item['OwnerId']}:{arn_type}/{item[id_key]}"
+        return arn, item[field]
+
+    return live
+
+
+def _role_live(aws: AwsEnv) -> tuple[str, Any]:
+    role = aws.client("iam").get_role(RoleName="iq-theory-ecs-execution")["Role"]
+    return role["Arn"], role["Path"]
+
+
+def _log_group_live(aws: AwsEnv) -> tuple[str, Any]:
+    (group,) = [g for g in aws.client("logs").describe_log_groups(
+        logGroupNamePrefix="/ecs/iq-theory-frontend")["logGroups"]
+        if g["logGroupName"] == "/ecs/iq-theory-frontend"]
+    return group["arn"].removesuffix(":*"), group.get("kmsKeyId")
+
+
+def _service_live(aws: AwsEnv) -> tuple[str, Any]:
+    (service,) = [s for s in aws.client("ecs").describe_services(
+        cluster=CLUSTER, services=["iq-theory-frontend"])["services"]
+        if s["status"] == "ACTIVE"]
+    return service["serviceArn"], service["launchType"]
+
+
+def _kms_key(aws: AwsEnv) -> str:
+    """A customer managed key for a log group, made out of band (the controller makes none)."""
+    return str(aws.client("kms").create_key(Description="iq-theory logs")["KeyMetadata"]["Arn"])
+
+
+@dataclass
+class Replace:
+    rid: str
+    immutable: str  # the field git changes: one of the driver's `immutable`
+    value: Callable[[AwsEnv], Any]  # its new value (may make what the value names)
+    live: Callable[[AwsEnv], tuple[str, Any]]  # (ARN, that field) as AWS reports them
+    # IAM actions the replace needs on the old resource, and on the new one: checked
+    # against the measured calls and against the policy's ARN patterns.
+    on_old: tuple[str, ...]
+    on_new: tuple[str, ...]
+    # Other edits the same change takes in git (spec fields; None drops one).
+    also: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+
+REPLACES = [
+    Replace("ec2.Subnet/iq-theory-private-b", "cidrBlock", lambda a: "10.0.3.0/24",
+            _ec2_live("subnet", "ec2.Subnet/iq-theory-private-b", "CidrBlock"),
+            on_old=("ec2:DeleteSubnet",), on_new=("ec2:CreateSubnet", "ec2:CreateTags")),
+    # The api's group: no other group's rule references it (the frontend's is a source
+    # of the api's ingress, and AWS refuses to delete a referenced group).
+    Replace("ec2.SecurityGroup/iq-theory-api", "description",
+            lambda a: "IQ Theory api tasks (replaced)",
+            _ec2_live("sg", "ec2.SecurityGroup/iq-theory-api", "Description"),
+            on_old=("ec2:DeleteSecurityGroup",),
+            on_new=("ec2:CreateSecurityGroup", "ec2:CreateTags",
+                    "ec2:AuthorizeSecurityGroupIngress")),
+    # The execution role has a managed and an inline policy: its delete removes both first.
+    # Its new ARN has the path in it (role/service/iq-theory-...), and both task
+    # definitions register a revision that passes it.
+    Replace("iam.Role/iq-theory-ecs-execution", "path", lambda a: "/service/", _role_live,
+            on_old=("iam:DetachRolePolicy", "iam:DeleteRolePolicy",
+                    "iam:ListInstanceProfilesForRole", "iam:DeleteRole"),
+            on_new=("iam:CreateRole", "iam:TagRole", "iam:AttachRolePolicy",
+                    "iam:PutRolePolicy", "iam:PassRole")),
+    Replace("logs.LogGroup//ecs/iq-theory-frontend", "kmsKeyId", _kms_key, _log_group_live,
+            on_old=("logs:DeleteLogGroup",),
+            on_new=("logs:CreateLogGroup", "logs:TagResource", "logs:PutRetentionPolicy")),
+    # Scaled to 0 (UpdateService), deleted, created. AWS takes an EC2 service only on a
+    # task definition compatible with EC2, and no platformVersion with it.
+    Replace("ecs.Service/iq-theory-frontend", "launchType", lambda a: "EC2", _service_live,
+            on_old=("ecs:UpdateService", "ecs:DeleteService"),
+            on_new=("ecs:CreateService", "ecs:TagResource"),
+            also={"ecs.Service/iq-theory-frontend": {"platformVersion": None},
+                  "ecs.TaskDefinition/iq-theory-frontend": {
+                      "requiresCompatibilities": ["FARGATE", "EC2"]}}),
+]
+
+# Kinds with an immutable field, unprotected, that the round does not replace, and why.
+# Their delete is not granted.
+NOT_REPLACED = {
+    # Not a moto gap: the engine deletes the old VPC first (the subnets and groups in it
+    # are replaced after it, in dependency order), and AWS refuses DeleteVpc while they
+    # exist (DependencyViolation), as moto does. A VPC's CIDR is changed by hand.
+    "ec2.Vpc": "DeleteVpc fails with DependencyViolation: its subnets are still there",
+}
+
+
+def _kind(rid: str) -> str:
+    return rid.split("/", 1)[0]
+
+
+def _edited(stack: Stack, edits: dict[str, dict[str, Any]]) -> Stack:
+    """`stack` as git would load it after `edits` (resource id -> spec fields to set)."""
+    assert set(edits) <= set(stack.by_id()), sorted(set(edits) - set(stack.by_id()))
+    resources = []
+    for doc in stack.resources:
+        if doc.id in edits:
+            spec = {k: v for k, v in {**doc.spec, **edits[doc.id]}.items() if v is not None}
+            DRIVERS[doc.kind].spec_model.model_validate(spec)  # what load_stack would check
+            doc = dataclasses.replace(doc, spec=spec)
+        resources.append(doc)
+    return dataclasses.replace(stack, resources=resources)
+
+
+def test_the_replace_round_covers_every_replaceable_kind() -> None:
+    replaceable = {kind for kind, driver in DRIVERS.items()
+                   if driver.immutable and not driver.holds_data}
+    covered = {_kind(r.rid) for r in REPLACES}
+    assert len(covered) == len(REPLACES), "one replace per kind"
+    assert not covered & set(NOT_REPLACED)
+    assert covered | set(NOT_REPLACED) == replaceable, \
+        f"replace one resource of {sorted(replaceable - covered - set(NOT_REPLACED))} " \
+        "in REPLACES (or say in NOT_REPLACED why not)"
+    for r in REPLACES:
+        assert r.immutable in DRIVERS[_kind(r.rid)].immutable, r.rid
+
+
+def test_protected_kinds_are_never_deleted() -> None:
+    """The engine refuses to replace a kind that holds data and does not prune: the
+    policy must not make a `protect: false` in git able to destroy one."""
+    protected = {kind for kind, driver in DRIVERS.items() if driver.holds_data}
+    assert protected == {"sqs.Queue", "ecr.Repository", "secretsmanager.Secret"}
+    policy = load_policy()
+    for action in ("sqs:DeleteQueue", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
+                   "secretsmanager:DeleteSecret", "ec2:DeleteVpc"):
+        assert not allows(policy, action), action
+
+
+def replace_round(aws: AwsEnv, stack: Stack,
+                  gateway: AwsGateway) -> tuple[Stack, list[tuple[str, str]]]:
+    """Apply git's change of one immutable field per replaceable kind, check each was
+    replaced; return the changed stack and the (action, ARN) pairs the replaces reached."""
+    old = {r.rid: r.live(aws) for r in REPLACES}
+    edits: dict[str, dict[str, Any]] = {}
+    for r in REPLACES:
+        edits.setdefault(r.rid, {})[r.immutable] = r.value(aws)
+        for rid, fields in r.also.items():
+            edits.setdefault(rid, {}).update(fields)
+    changed = _edited(stack, edits)
+    before = api_calls_metric()
+    pending = plan(changed, gateway)
+    assert not pending.changes.refused, [c.id for c in pending.changes.refused]
+    actions = {c.id: c.action for c in pending.changes.changes}
+    assert {r.rid: actions[r.rid] for r in REPLACES} == {r.rid: "replace" for r in REPLACES}
+    result = apply(pending)
+    assert not result.failed, [(c.id, c.error) for c in result.failed]
+    needed = needed_actions(api_calls_metric() - before)
+    reached = []
+    for r in REPLACES:
+        arn, shown = r.live(aws)
+        # AWS cannot change this field in place: the new value is a new resource.
+        assert shown == edits[r.rid][r.immutable], (r.rid, shown)
+        assert shown != old[r.rid][1], r.rid
+        missing = set(r.on_old + r.on_new) - set(needed)
+        assert not missing, f"{r.rid}: the replace made no call needing {sorted(missing)}"
+        reached += [(action, old[r.rid][0]) for action in r.on_old]
+        reached += [(action, arn) for action in r.on_new]
+    return changed, reached
+
+
 def api_calls_metric() -> Counter[tuple[str, str]]:
     """gitops_aws_api_calls_total, per (service, operation), as /metrics would show it."""
     counts: Counter[tuple[str, str]] = Counter()
@@ -378,9 +567,10 @@ def api_calls_metric() -> Counter[tuple[str, str]]:
     return counts
 
 
-def measure(aws: AwsEnv) -> Counter[tuple[str, str]]:
+def measure(aws: AwsEnv) -> tuple[Counter[tuple[str, str]], list[tuple[str, str]]]:
     """Every AWS call of: apply from empty, each drift corrected, each deletion
-    re-created, and a final plan; all in one moto reset."""
+    re-created, the replace round, and a final plan; all in one moto reset. Also the
+    (action, ARN) pairs the replace round reached."""
     stack = load_stack(DESIRED / "prod")
     gateway = aws.gateway()
     before = api_calls_metric()
@@ -395,21 +585,28 @@ def measure(aws: AwsEnv) -> Counter[tuple[str, str]]:
         assert expected <= seen, ([d.name for d in group], sorted(expected - seen))
         fixed = apply(pending)
         assert not fixed.failed, [(c.id, c.error) for c in fixed.failed]
+    stack, reached = replace_round(aws, stack, gateway)
     final = plan(stack, gateway).changes
     assert not final.has_changes, [c.id for c in final.changes if c.pending]
     counted = api_calls_metric() - before
     # The metric is the contract; the gateway's own counter must agree with it.
     assert set(counted) == set(gateway.calls), set(counted) ^ set(gateway.calls)
-    return counted
+    return counted, reached
 
 
-def test_policy_allows_exactly_what_the_controller_calls(prod_aws: AwsEnv) -> None:
-    calls = measure(prod_aws)
-    needed: dict[str, list[str]] = {}  # IAM action -> why (the calls that need it)
+def needed_actions(calls: Counter[tuple[str, str]]) -> dict[str, list[str]]:
+    """IAM action -> why (the calls that need it)."""
+    needed: dict[str, list[str]] = {}
     for service, operation in sorted(calls):
         needed.setdefault(iam_action(service, operation), []).append(f"{service}.{operation}")
         for extra in IMPLIED.get((service, operation), ()):
             needed.setdefault(extra, []).append(f"implied by {service}.{operation}")
+    return needed
+
+
+def test_policy_allows_exactly_what_the_controller_calls(prod_aws: AwsEnv) -> None:
+    calls, reached = measure(prod_aws)
+    needed = needed_actions(calls)
     print(f"\n{len(calls)} (service, operation) pairs measured:")
     for (service, operation), n in sorted(calls.items()):
         print(f"  {service:15} {operation:35} {n:4}")
@@ -419,6 +616,10 @@ def test_policy_allows_exactly_what_the_controller_calls(prod_aws: AwsEnv) -> No
                if not allows(policy, action)]
     granted = sorted({p for s in statements(policy) for p in _listed(s["Action"])})
     unused = [p for p in granted if not any(action_matches(p, a) for a in needed)]
+    # The replaced resources, old and new, are within the ARN patterns that grant
+    # what the replace did to them (conditions aside).
+    out_of_reach = sorted({f"{action} on {arn}" for action, arn in reached
+                           if allows(policy, action) and not allows_on(policy, action, arn)})
     problems = []
     if missing:
         problems.append(f"missing from {POLICY.name}, the controller needs:\n  "
@@ -426,4 +627,7 @@ def test_policy_allows_exactly_what_the_controller_calls(prod_aws: AwsEnv) -> No
     if unused:
         problems.append(f"granted by {POLICY.name} but no measured call needs it:\n  "
                         + "\n  ".join(unused))
+    if out_of_reach:
+        problems.append(f"granted by {POLICY.name}, but not on the resource a replace "
+                        "touches:\n  " + "\n  ".join(out_of_reach))
     assert not problems, "\n".join(problems)
