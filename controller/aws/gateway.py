@@ -7,6 +7,7 @@ faults without patching any driver.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -38,7 +39,10 @@ class AwsGateway:
         self.started = time.monotonic()
         self._config = Config(
             region_name=region,
-            retries={"mode": "standard", "max_attempts": 5},
+            # Throttling and 5xx are retried with jittered back-off; AWS_MAX_ATTEMPTS, the
+            # standard AWS setting, may change how often.
+            retries={"mode": "standard",
+                     "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)},
             max_pool_connections=32,
             connect_timeout=5,
             read_timeout=30,

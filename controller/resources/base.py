@@ -119,24 +119,40 @@ class RunContext:
         return self.aws.client(service)
 
     def cached(self, key: Any, load: Callable[[], T]) -> T:
-        """Load `key` once per run, even when several threads ask at the same time."""
+        """Load `key` once per run, even when several threads ask at the same time.
+
+        A failed load is remembered too: the resources that share a batched read
+        all report its error, without asking a throttled API again in this run.
+        """
         with self._lock:
-            if key in self.cache:
-                return self.cache[key]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:
                 if key in self.cache:
-                    return self.cache[key]
-            value = load()
+                    return _unwrap(self.cache[key])
+            try:
+                value: Any = load()
+            except Exception as err:
+                value = _Failed(err)
             with self._lock:
                 self.cache[key] = value
-            return value
+            return _unwrap(value)
 
     def forget(self, key: Any) -> None:
         """Drop a cached read after a write made it stale."""
         with self._lock:
             self.cache.pop(key, None)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, _Failed):
+        raise value.error
+    return value
 
 
 class Driver(ABC):

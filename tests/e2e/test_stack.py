@@ -392,3 +392,61 @@ def test_no_secret_value_appears_in_any_output(prod_aws: AwsEnv, gitops: Any,
     assert "iq-theory/jwt-secret" in transcript  # the runs did talk about the secrets
     for secret in (jwt, "hunter2-very-secret"):
         assert secret not in transcript
+
+
+class Throttle:
+    """before-send hook: answer the first `times` DescribeLogGroups requests with throttling.
+
+    It sits inside botocore's retry loop (unlike before-call), so retries are real.
+    """
+
+    def __init__(self, times: int) -> None:
+        self.left = times
+        self.sent = 0
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        if b"DescribeLogGroups" not in str(request.headers.get("X-Amz-Target", "")).encode():
+            return None
+        self.sent += 1
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        from botocore.awsrequest import AWSResponse
+
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+
+        class Raw:
+            def stream(self, **_: Any) -> Any:
+                yield body.encode()
+
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"},
+                           Raw())
+
+
+def test_throttling_is_retried(prod_aws: AwsEnv, gitops: Any,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller import cli
+
+    assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
+    throttle = Throttle(times=2)
+    monkeypatch.setattr(cli, "GATEWAY_HOOKS", [("before-send.cloudwatch-logs.*", throttle)])
+    assert gitops("plan", DESIRED / "prod").code == 0
+    assert throttle.sent == 3  # two throttled attempts, then the answer
+
+
+def test_persistent_throttling_fails_only_the_throttled_kind(
+        prod_aws: AwsEnv, gitops: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller import cli
+
+    assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
+    throttle = Throttle(times=1000)
+    monkeypatch.setattr(cli, "GATEWAY_HOOKS", [("before-send.cloudwatch-logs.*", throttle)])
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    code, report = plan_json(gitops, DESIRED / "prod")
+    assert code == 1
+    errors = {c["id"]: c["error"] for c in report["changes"] if c["action"] == "error"}
+    assert set(errors) == {"logs.LogGroup//ecs/iq-theory-api",
+                           "logs.LogGroup//ecs/iq-theory-frontend"}
+    assert all("ThrottlingException: Rate exceeded" in e for e in errors.values())
+    assert report["summary"]["no-op"] >= 17  # everything else was still read and compared
+    assert throttle.sent == 3, "one batched read, retried; not one more per log group"
