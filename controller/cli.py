@@ -10,10 +10,9 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
-
-import structlog
 
 from controller import logs, render
 from controller.aws.gateway import AwsGateway, EventHook
@@ -220,9 +219,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_ERROR
     except Exception as err:
-        structlog.get_logger("controller.cli").exception("unexpected error")
-        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        report_unexpected(err)
         return EXIT_ERROR
+
+
+def report_unexpected(err: BaseException) -> None:
+    """One line on stderr; the traceback only with GITOPS_DEBUG=1, and never with locals.
+
+    Frames' local variables hold credentials and the whole environment, so no
+    renderer that shows them (rich, better_exceptions) is ever involved.
+    """
+    if os.environ.get("GITOPS_DEBUG") == "1":
+        traceback.print_exception(err, file=sys.stderr)
+        hint = ""
+    else:
+        hint = "; GITOPS_DEBUG=1 shows the traceback"
+    print(f"error: unexpected {type(err).__name__}: {err}{hint}", file=sys.stderr)
 
 
 def entrypoint() -> NoReturn:

@@ -179,7 +179,8 @@ def _deploy(daemon: Daemon, repo: Path, secret: str, stack: str) -> None:
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     request = urllib.request.Request(f"http://{daemon.address}/webhook", data=body, method="POST",
                                      headers={"X-Hub-Signature-256": signature,
-                                              "X-GitHub-Event": "push"})
+                                              "X-GitHub-Event": "push",
+                                              "Content-Type": "application/json"})
     sent = time.monotonic()
     with urllib.request.urlopen(request, timeout=10) as resp:
         say(f"   webhook answered {resp.status}: {resp.read().decode().strip()}")

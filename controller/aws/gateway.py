@@ -20,6 +20,8 @@ from botocore.config import Config
 from controller import metrics
 
 EventHook = tuple[str, Callable[..., Any]]
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 15.0
 
 
 class AwsGateway:
@@ -44,8 +46,10 @@ class AwsGateway:
             retries={"mode": "standard",
                      "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)},
             max_pool_connections=32,
-            connect_timeout=5,
-            read_timeout=30,
+            # Control-plane calls answer in well under a second; a hung connection must not
+            # hold a run (or a shutdown) for botocore's default 60 s per attempt.
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
         )
 
     def client(self, service: str) -> Any:

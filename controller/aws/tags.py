@@ -26,6 +26,18 @@ def from_key_value_list(
     return {t[key]: t[value] for t in tags or []}
 
 
+def not_owned(tags: dict[str, str], stack: str, resource_id: str) -> str | None:
+    """Why a live resource with `tags` is not this stack's `resource_id`, or None if it is."""
+    owner, owned_id = tags.get(STACK_KEY), tags.get(ID_KEY)
+    if owner is None:
+        return "it carries no gitops:stack tag: the controller did not create it"
+    if owner != stack:
+        return f"it belongs to stack {owner!r} (its gitops:stack tag)"
+    if owned_id != resource_id:
+        return f"its gitops:id tag names {owned_id!r}"
+    return None
+
+
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
     """Tags without the ownership ones, for comparing with a spec's `tags`."""
     return {k: v for k, v in tags.items() if not k.startswith(("gitops:", "aws:"))}

@@ -7,7 +7,6 @@ across runs: an invalid tip or an unreachable remote never replaces it.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,6 +21,7 @@ from controller.engine.guard import GuardError
 from controller.engine.observe import Node
 from controller.engine.reconcile import apply, plan
 from controller.engine.rollouts import RolloutTracker
+from controller.engine.shutdown import Shutdown
 from controller.source.git import GitSource, SourceError
 from controller.source.revision import last_good_revision, load_revision
 from controller.spec.issues import ValidationFailed
@@ -52,9 +52,9 @@ def report_policy_hold(change: Change, node: Node) -> str | None:
 class Reconciler:
     """Runs reconcile passes for one stack; keeps the last good revision in force."""
 
-    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+    def __init__(self, settings: Settings, stop: Shutdown | None = None) -> None:
         self.settings = settings
-        self.stop = stop or threading.Event()
+        self.stop = stop or Shutdown()
         self.source = GitSource(settings.repo, settings.ref, token=settings.git_token,
                                 timeout=settings.git_timeout_seconds,
                                 cache_dir=settings.cache_dir)
@@ -70,12 +70,28 @@ class Reconciler:
     # -- the pipeline -------------------------------------------------------------
 
     def run_once(self) -> RunReport:
+        """One run; whatever goes wrong in it is counted as `error` and logged, never raised."""
         started = time.monotonic()
         problems: list[str] = []
+        try:
+            return self._run(started, problems)
+        except Exception as err:
+            # A bug or an unforeseen error: the loop goes on with the revision in force.
+            log.error("reconcile run failed", exc_info=err)
+            problems.append(f"unexpected {type(err).__name__}: {err}")
+            self._finish(self.in_force, "error", started, None, problems, reconciled=False)
+            self.last_report = RunReport("error", self.in_force.revision if self.in_force
+                                         else None, None, problems)
+            return self.last_report
+
+    def _run(self, started: float, problems: list[str]) -> RunReport:
         invalid = False
         tip = self._fetch(problems)
         structlog.contextvars.bind_contextvars(
             stack=self.in_force.name if self.in_force else self.settings.path, revision=tip)
+        if self.stop.requested:  # a shutdown ended the fetch: start nothing new
+            log.info("run interrupted by a shutdown")
+            return RunReport("error", None, None, ["interrupted by a shutdown"])
         if tip is not None:
             invalid = not self._load_tip(tip, problems)
         stack = self.in_force

@@ -26,7 +26,10 @@ class ReconcileScheduler:
         self._run = run
         self._lock = threading.Lock()
         self._running = False
+        self._pending = False  # a run was asked for and has not started yet
         self._follow_up = False
+        self._idle = threading.Event()  # set while no run is in progress
+        self._idle.set()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.scheduler.add_job(
             self._job, IntervalTrigger(seconds=interval_seconds,
@@ -43,6 +46,11 @@ class ReconcileScheduler:
             if self._running:
                 self._follow_up = True
                 return "queued after the run in progress"
+            if self._pending:
+                # Asked for and not started yet: it fetches after this push. Asking
+                # APScheduler again would only be refused (max_instances=1).
+                return "started"
+            self._pending = True
         self._run_now()
         return "started"
 
@@ -51,7 +59,8 @@ class ReconcileScheduler:
 
     def _job(self) -> None:
         with self._lock:
-            self._running = True
+            self._running, self._pending = True, False
+            self._idle.clear()
         try:
             self._run()
         except Exception:  # a run's failure is reported by the run; the loop goes on
@@ -60,10 +69,16 @@ class ReconcileScheduler:
             with self._lock:
                 self._running = False
                 again, self._follow_up = self._follow_up, False
+                self._idle.set()
+                self._pending = again
             if again and self.scheduler.running:
                 self._run_now()
 
-    def shutdown(self) -> None:
-        """Wait for the run in flight (which stops between writes), then stop."""
+    def shutdown(self, wait_seconds: float) -> bool:
+        """Start no more runs; wait up to `wait_seconds` for the one in flight to end.
+
+        False if it is still going: the caller decides whether to abandon it.
+        """
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)
+        return self._idle.wait(wait_seconds)

@@ -6,6 +6,7 @@ in flight, and exits 0: ECS allows 30 s, we aim for well under 25.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -17,11 +18,19 @@ import structlog
 
 from controller import logs, metrics
 from controller.daemon.http import Endpoints, HttpServer, make_handler
+from controller.daemon.httplimits import Limits
 from controller.daemon.reconciler import Reconciler
 from controller.daemon.scheduler import ReconcileScheduler
 from controller.daemon.settings import Settings, SettingsError, load_settings
+from controller.engine.shutdown import Shutdown
+from controller.source.gitcmd import CHILDREN
 
 log = structlog.get_logger("controller.daemon")
+
+# ECS stops a task 30 s after SIGTERM: a write in flight gets 20 s to finish, then the run
+# 2 s more to record it; everything is abandoned after that.
+WRITE_DEADLINE = 20.0
+RUN_GRACE = 2.0
 
 
 def package_version() -> str:
@@ -36,18 +45,20 @@ class Daemon:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.stop_writes = threading.Event()
-        self.reconciler = Reconciler(settings, self.stop_writes)
+        self.shutdown = Shutdown()
+        self.reconciler = Reconciler(settings, self.shutdown)
         self.scheduler = ReconcileScheduler(self.reconciler.run_once, settings.interval_seconds)
         endpoints = Endpoints(ready=self.ready, trigger=self.scheduler.trigger,
                               webhook_secret=settings.webhook_secret,
                               tracked_ref=settings.ref)
         split = settings.webhook_listen is not None
+        limits = Limits.for_process()  # raises the soft open-file limit; both listeners share it
         self.servers = [HttpServer(settings.listen,
-                                   make_handler(endpoints, status=True, webhook=not split))]
+                                   make_handler(endpoints, status=True, webhook=not split), limits)]
         if settings.webhook_listen is not None:
             self.servers.append(HttpServer(settings.webhook_listen,
-                                           make_handler(endpoints, status=False, webhook=True)))
+                                           make_handler(endpoints, status=False, webhook=True),
+                                           limits))
 
     @property
     def address(self) -> str:
@@ -73,12 +84,29 @@ class Daemon:
             settings=repr(self.settings))
         self.scheduler.start()
 
-    def stop(self) -> None:
-        self.stop_writes.set()
-        self.scheduler.shutdown()
+    def stop(self) -> bool:
+        """No new run, no new write; the write in flight finishes, within WRITE_DEADLINE.
+
+        A git fetch writes nothing: it is ended at once. A run that is only reading
+        is abandoned after RUN_GRACE (an AWS call may hang for minutes). Returns
+        whether the run in flight ended; if not, the caller exits without it.
+        """
+        started = time.monotonic()
+        self.shutdown.request()
+        fetches = CHILDREN.kill_all()
+        writing = self.shutdown.wait_for_writes(WRITE_DEADLINE)
+        ended = self.scheduler.shutdown(RUN_GRACE)
         for server in self.servers:
             server.stop()
-        log.info("stopped")
+        if writing:
+            log.warning("shutdown: abandoning writes that outlived the deadline",
+                        ids=writing, deadline_seconds=WRITE_DEADLINE)
+        elif not ended:
+            log.warning("shutdown: abandoning the run in flight: it was reading, no write "
+                        "was in progress", grace_seconds=RUN_GRACE)
+        log.info("stopped", seconds=round(time.monotonic() - started, 2),
+                 git_processes_ended=fetches, run_ended=ended)
+        return ended
 
 
 def run_daemon() -> int:
@@ -104,5 +132,9 @@ def run_daemon() -> int:
     signal.signal(signal.SIGINT, on_signal)
     daemon.start()
     done.wait()
-    daemon.stop()
+    if not daemon.stop():
+        # The abandoned run's thread would hold the interpreter's exit (thread pools are
+        # joined at exit): leave now, with the logs written.
+        sys.stderr.flush()
+        os._exit(0)
     return 0

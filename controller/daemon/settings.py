@@ -6,10 +6,21 @@ names the variable, so a misconfigured task fails its deployment visibly.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from controller.source.git import SourceError, check_ref
+from controller.source.remote import redact
+from controller.source.revision import stack_path
+
+# Bounds of the durations: below the minimum a daemon would hammer AWS and git (and a
+# typo such as 1e-9 would spin); above the maximum drift would go unseen for days.
+INTERVAL_RANGE = (1.0, 86400.0)
+GIT_TIMEOUT_RANGE = (1.0, 3600.0)
 
 
 class SettingsError(ValueError):
@@ -42,7 +53,7 @@ class Settings:
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, even through a repr.
-        return (f"Settings(repo={self.repo!r}, ref={self.ref!r}, path={self.path!r}, "
+        return (f"Settings(repo={redact(self.repo)!r}, ref={self.ref!r}, path={self.path!r}, "
                 f"mode={self.mode!r}, interval_seconds={self.interval_seconds})")
 
 
@@ -53,14 +64,28 @@ def parse_address(name: str, value: str) -> Address:
     return Address(host.strip("[]"), int(port))
 
 
-def _positive(name: str, value: str) -> float:
+def _seconds(name: str, value: str, bounds: tuple[float, float]) -> float:
     try:
         number = float(value)
     except ValueError:
         raise SettingsError(f"{name}={value!r}: expected a number of seconds") from None
-    if number <= 0:
-        raise SettingsError(f"{name}={value!r}: must be greater than 0")
+    low, high = bounds
+    if not math.isfinite(number) or not low <= number <= high:
+        raise SettingsError(f"{name}={value!r}: expected seconds from {low:g} to {high:g}")
     return number
+
+
+def _repo(value: str, token: str | None) -> str:
+    parts = urlsplit(value) if "://" in value else None
+    if parts is not None and parts.scheme not in ("https", "http", "ssh", "file", "git"):
+        raise SettingsError(f"GITOPS_REPO={redact(value)!r}: expected an https://, ssh:// or "
+                            "file:// URL, or a local repository path")
+    has_token = bool(token) or bool(parts is not None and parts.password)
+    if has_token and parts is not None and parts.scheme in ("http", "git"):
+        # Over an unencrypted transport the token would travel in clear: never sent, so say so.
+        raise SettingsError(f"GITOPS_REPO={redact(value)!r}: a token (GITOPS_GIT_TOKEN) is only "
+                            "ever sent over https://: use an https:// URL, or unset the token")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -81,21 +106,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     mode = get("GITOPS_MODE") or "enforce"
     if mode not in ("enforce", "detect"):
         raise SettingsError(f"GITOPS_MODE={mode!r}: expected enforce or detect")
+    try:
+        path = stack_path(path)
+    except ValueError as err:
+        raise SettingsError(f"GITOPS_PATH={path!r}: {err}") from None
+    ref = get("GITOPS_REF") or "main"
+    try:
+        check_ref(ref)
+    except SourceError as err:
+        raise SettingsError(f"GITOPS_REF={ref!r}: {err}") from None
     webhook_listen = get("GITOPS_WEBHOOK_LISTEN")
     cache = get("GITOPS_CACHE_DIR")
+    git_token = get("GITOPS_GIT_TOKEN")
     return Settings(
-        repo=repo,
-        path=path.strip("/"),
-        ref=get("GITOPS_REF") or "main",
-        interval_seconds=_positive("GITOPS_INTERVAL_SECONDS",
-                                   get("GITOPS_INTERVAL_SECONDS") or "60"),
+        repo=_repo(repo, git_token),
+        path=path,
+        ref=ref,
+        interval_seconds=_seconds("GITOPS_INTERVAL_SECONDS",
+                                  get("GITOPS_INTERVAL_SECONDS") or "60", INTERVAL_RANGE),
         mode=mode,
         listen=parse_address("GITOPS_LISTEN", get("GITOPS_LISTEN") or ":8080"),
         webhook_listen=(parse_address("GITOPS_WEBHOOK_LISTEN", webhook_listen)
                         if webhook_listen else None),
         webhook_secret=get("GITOPS_WEBHOOK_SECRET"),
-        git_token=get("GITOPS_GIT_TOKEN"),
-        git_timeout_seconds=_positive("GITOPS_GIT_TIMEOUT_SECONDS",
-                                      get("GITOPS_GIT_TIMEOUT_SECONDS") or "30"),
+        git_token=git_token,
+        git_timeout_seconds=_seconds("GITOPS_GIT_TIMEOUT_SECONDS",
+                                     get("GITOPS_GIT_TIMEOUT_SECONDS") or "30",
+                                     GIT_TIMEOUT_RANGE),
         cache_dir=Path(cache) if cache else None,
     )

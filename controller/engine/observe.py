@@ -57,7 +57,8 @@ def resolver(nodes: dict[str, Node]) -> Callable[[Ref], Any]:
             return target.doc.name
         if target.all_pending or ref.attr in target.pending_attrs or target.live is None:
             return UNKNOWN
-        return target.live.attrs.get(ref.attr, UNKNOWN)
+        value = target.live.attrs.get(ref.attr)
+        return UNKNOWN if value is None else value
 
     return lookup
 

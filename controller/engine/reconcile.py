@@ -7,7 +7,7 @@ re-checking each write against the desired state.
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,10 +17,12 @@ import structlog
 from controller import metrics
 from controller.aws.errors import describe_error
 from controller.aws.gateway import AwsGateway
+from controller.aws.tags import not_owned
 from controller.engine.changeset import Change, ChangeSet
 from controller.engine.diff import FieldChange, diff_fields, top_level_fields
 from controller.engine.guard import check_target
 from controller.engine.observe import Node, build_nodes, observe_wave, pool, resolve
+from controller.engine.shutdown import Shutdown
 from controller.resources.base import Observed, RunContext, is_unknown
 from controller.spec.graph import waves
 from controller.spec.stack import Stack
@@ -67,6 +69,30 @@ def decide(node: Node) -> Change:
     return change
 
 
+def not_ours(node: Node, ctx: RunContext) -> str | None:
+    """Why the live resource must not be deleted by this stack, or None when it may.
+
+    Replace (and prune) delete: only what carries this stack's ownership tags for this
+    very resource. A same-named role someone else made, a resource of another stack,
+    or one whose tags cannot be read is left alone.
+    """
+    assert node.desired is not None and node.live is not None
+    try:
+        tags = node.driver.live_tags(node.desired, node.live, ctx)
+    except Exception as err:
+        return f"its ownership tags cannot be read ({describe_error(err)})"
+    return not_owned(tags, ctx.stack, node.id)
+
+
+def _refuse_unless_ours(node: Node, change: Change, ctx: RunContext) -> None:
+    why = not_ours(node, ctx)
+    if why:
+        change.refused = True
+        change.reason = (f"refused: replacing {node.id} would delete the resource in AWS, and "
+                         f"{why}; nothing of it is changed. Delete or rename it by hand if "
+                         "that is intended")
+
+
 def _mark_pending(node: Node, change: Change) -> None:
     """Attributes that this run will change read as '(known after apply)' downstream.
 
@@ -100,6 +126,8 @@ def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None) -> Plan
             observe_wave([nodes[i] for i in wave], nodes, ctx, readers, prefetched)
             for rid in wave:
                 changes[rid] = decide(nodes[rid])
+                if changes[rid].action == "replace" and not changes[rid].refused:
+                    _refuse_unless_ours(nodes[rid], changes[rid], ctx)
                 if hold is not None and changes[rid].pending and not changes[rid].refused:
                     reason = hold(changes[rid], nodes[rid])
                     if reason:
@@ -124,11 +152,11 @@ def _finish(p: Plan) -> None:
 HoldRule = Callable[[Change, Node], "str | None"]
 
 
-def apply(p: Plan, *, stop: threading.Event | None = None) -> ChangeSet:
+def apply(p: Plan, *, stop: Shutdown | None = None) -> ChangeSet:
     """Carry out a plan in dependency order, one write at a time. Refused plans write nothing.
 
     `stop` is checked between writes: a shutdown finishes the write in flight
-    and leaves the rest for the next run.
+    (each write is marked on it) and leaves the rest for the next run.
     """
     cs = p.changes
     if cs.refused:
@@ -139,11 +167,12 @@ def apply(p: Plan, *, stop: threading.Event | None = None) -> ChangeSet:
     for wave in p.order:
         for rid in wave:
             change = by_id[rid]
-            if stop is not None and stop.is_set() and change.pending and not change.result:
+            if stop is not None and stop.requested and change.pending and not change.result:
                 change.result = "skipped"
                 change.reason = "skipped: the controller is shutting down"
                 continue
-            _apply_one(p, p.nodes[rid], change, by_id)
+            with stop.writing(rid) if stop is not None else contextlib.nullcontext():
+                _apply_one(p, p.nodes[rid], change, by_id)
     _finish(p)
     return cs
 
@@ -194,6 +223,10 @@ class NotConverged(Exception):
     """A write succeeded but the resource still differs: a driver or emulator gap."""
 
 
+class NotOurs(Exception):
+    """A replace found, at apply time, that the live resource is not this stack's."""
+
+
 def _write(node: Node, change: Change, ctx: RunContext) -> Observed:
     desired, driver = node.desired, node.driver
     assert desired is not None
@@ -204,6 +237,9 @@ def _write(node: Node, change: Change, ctx: RunContext) -> Observed:
             return live
         change.fields = fields
         if change.action == "replace":
+            why = not_ours(node, ctx)  # again, on what is live now, just before the delete
+            if why:
+                raise NotOurs(f"not deleted: {why}")
             driver.delete(desired, live, ctx)
             live = None
     if live is None:

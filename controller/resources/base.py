@@ -6,13 +6,14 @@ knows how to read and write its one kind. Drivers never import the engine.
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from controller.aws.gateway import AwsGateway
 from controller.aws.tags import ownership_tags
@@ -49,6 +50,46 @@ class ExactMap(dict[str, Any]):
     defaults); user maps such as `tags` are different, since a tag added by
     hand is a change a user wants to see.
     """
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """What AWS accepts as a name of one kind, checked at validation, not at apply.
+
+    Names reach tags, ARNs, plans and pull-request comments: a name AWS would
+    refuse, or one holding a newline or markup, never gets that far.
+    """
+
+    pattern: str
+    text: str  # the rule as people read it, e.g. "1-64 letters, digits and +=,.@_-"
+
+    def check(self, name: str) -> str | None:
+        """Why `name` is not valid, or None."""
+        if re.fullmatch(self.pattern, name, flags=re.ASCII):
+            return None
+        return f"not a valid name for this kind: {self.text}"
+
+
+# The default: what an EC2 `Name` tag and our `gitops:id` tag value both accept.
+TAG_SAFE_NAME = NameRule(r"[A-Za-z0-9 _.:/=+@-]{1,200}",
+                         "1-200 letters, digits, spaces and _.:/=+@-")
+
+# Tag keys AWS reserves (`aws:`) or the controller owns (`gitops:`, its ownership tags).
+RESERVED_TAG_PREFIXES = ("aws:", "gitops:")
+
+
+def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if key.lower().startswith(RESERVED_TAG_PREFIXES):
+            raise ValueError(f"tag key {key!r} is reserved: `aws:` keys are AWS's and "
+                             "`gitops:` keys are the controller's ownership tags")
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ValueError(f"tag {key[:40]!r}: AWS allows keys of 1-128 and values of up to "
+                             "256 characters")
+    return tags
+
+
+Tags = Annotated[dict[str, str], AfterValidator(_check_tags)]
 
 
 class SpecModel(BaseModel):
@@ -96,6 +137,9 @@ class Observed:
     # Deleted but recoverable (a secret pending deletion): the plan says "restore",
     # `create` brings it back, and its attributes (the ARN) stay what they were.
     deleted: bool = False
+    # Every tag AWS holds, ownership tags included, when the read that found the resource
+    # carried them; None when only `Driver.live_tags` can tell (one more call).
+    tags: dict[str, str] | None = None
 
 
 T = TypeVar("T")
@@ -168,6 +212,8 @@ class Driver(ABC):
     holds_data: ClassVar[bool] = False
     # attributes whose value an in-place update changes (a task definition's revision ARN)
     changed_by_update: ClassVar[frozenset[str]] = frozenset()
+    # the names AWS accepts for this kind
+    name_rule: ClassVar[NameRule] = TAG_SAFE_NAME
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Put the desired spec in the same canonical form `observe` returns. Pure."""
@@ -193,3 +239,10 @@ class Driver(ABC):
     @abstractmethod
     def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
         """Delete (replace or prune only). Deleting what is already gone succeeds."""
+
+    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
+        """Every tag of the live resource, ownership tags included: what the engine checks
+        before it deletes anything. Kinds whose reads do not carry tags override this."""
+        if live.tags is None:
+            raise NotImplementedError(f"{self.kind} does not read its tags")
+        return live.tags

@@ -77,12 +77,6 @@ class TaggedCollection:
         return found
 
 
-def drop_nulls(spec: dict[str, Any]) -> dict[str, Any]:
-    """`field: null` in YAML means "not managed" for these kinds: AWS has no null to
-    compare it with, so keeping it would be a diff forever."""
-    return {k: v for k, v in spec.items() if v is not None}
-
-
 def tags_of(item: dict[str, Any]) -> dict[str, str]:
     return from_key_value_list(item.get("Tags"))
 

@@ -12,14 +12,22 @@ from typing import Any
 from pydantic import Field
 
 from controller.aws.errors import is_not_found
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import (
+    Desired,
+    Driver,
+    NameRule,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
 from controller.resources.ec2_common import (
     TaggedCollection,
-    drop_nulls,
     ec2_arn,
     observed_tags,
     reread,
     sync_tags,
+    tags_of,
 )
 from controller.resources.ec2_sg_rules import (
     DIRECTIONS,
@@ -47,17 +55,20 @@ class SecurityGroupSpec(SpecModel):
     )
     ingress: list[SecurityGroupRule] | None = None
     egress: list[SecurityGroupRule] | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class SecurityGroupDriver(Driver):
     kind = "ec2.SecurityGroup"
+    name_rule = NameRule(r"(?!sg-)[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]{1,200}",
+                         "1-200 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, "
+                         "not starting with sg-")
     spec_model = SecurityGroupSpec
     attributes = ("id", "arn", "name")
     immutable = frozenset({"vpcId", "description"})
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
-        out = drop_nulls(spec)
+        out = dict(spec)
         for direction in DIRECTIONS:
             if direction in out:
                 out[direction] = canonical_rules([canonical_rule(r) for r in out[direction]])
@@ -86,7 +97,7 @@ class SecurityGroupDriver(Driver):
             ctx, group["OwnerId"], "security-group", group_id
         )
         attrs = {"id": group_id, "arn": arn, "name": group["GroupName"]}
-        return Observed(fields=fields, attrs=attrs)
+        return Observed(fields=fields, attrs=attrs, tags=tags_of(group))
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         if GROUPS.find_fresh(desired, ctx) is None:

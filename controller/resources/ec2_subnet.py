@@ -7,14 +7,14 @@ from typing import Any
 from pydantic import Field
 
 from controller.aws.errors import is_not_found
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel, Tags
 from controller.resources.ec2_common import (
     TaggedCollection,
-    drop_nulls,
     ec2_arn,
     observed_tags,
     reread,
     sync_tags,
+    tags_of,
 )
 
 SUBNETS = TaggedCollection("describe_subnets", "Subnets", "subnet")
@@ -34,7 +34,7 @@ class SubnetSpec(SpecModel):
     mapPublicIpOnLaunch: bool | None = Field(
         default=None, description="give instances a public IPv4 address (AWS default false)"
     )
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class SubnetDriver(Driver):
@@ -42,9 +42,6 @@ class SubnetDriver(Driver):
     spec_model = SubnetSpec
     attributes = ("id", "arn")
     immutable = frozenset({"vpcId", "cidrBlock", "availabilityZone"})
-
-    def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return drop_nulls(spec)
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
         SUBNETS.all(ctx)
@@ -62,7 +59,7 @@ class SubnetDriver(Driver):
         }
         subnet_id = subnet["SubnetId"]
         arn = subnet.get("SubnetArn") or ec2_arn(ctx, subnet["OwnerId"], "subnet", subnet_id)
-        return Observed(fields=fields, attrs={"id": subnet_id, "arn": arn})
+        return Observed(fields=fields, attrs={"id": subnet_id, "arn": arn}, tags=tags_of(subnet))
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         if SUBNETS.find_fresh(desired, ctx) is None:

@@ -7,14 +7,14 @@ from typing import Any
 from pydantic import Field
 
 from controller.aws.errors import is_not_found
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel, Tags
 from controller.resources.ec2_common import (
     TaggedCollection,
-    drop_nulls,
     ec2_arn,
     observed_tags,
     reread,
     sync_tags,
+    tags_of,
 )
 
 VPCS = TaggedCollection("describe_vpcs", "Vpcs", "vpc")
@@ -38,7 +38,7 @@ class VpcSpec(SpecModel):
     enableDnsHostnames: bool | None = Field(
         default=None, description="instances get public DNS hostnames (AWS default false)"
     )
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class VpcDriver(Driver):
@@ -46,9 +46,6 @@ class VpcDriver(Driver):
     spec_model = VpcSpec
     attributes = ("id", "arn", "cidrBlock")
     immutable = frozenset({"cidrBlock"})
-
-    def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return drop_nulls(spec)
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
         VPCS.all(ctx)
@@ -67,7 +64,7 @@ class VpcDriver(Driver):
             "arn": ec2_arn(ctx, vpc["OwnerId"], "vpc", vpc_id),
             "cidrBlock": vpc["CidrBlock"],
         }
-        return Observed(fields=fields, attrs=attrs)
+        return Observed(fields=fields, attrs=attrs, tags=tags_of(vpc))
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         if VPCS.find_fresh(desired, ctx) is None:

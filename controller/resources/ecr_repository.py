@@ -14,7 +14,15 @@ from pydantic import Field
 
 from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import (
+    Desired,
+    Driver,
+    NameRule,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
 from controller.resources.policy_documents import normalise_policy, parse_document, policy_json
 
 T = TypeVar("T")
@@ -37,16 +45,19 @@ class RepositorySpec(SpecModel):
         default=None, description="full key ARN (AWS echoes ARNs, not aliases); immutable"
     )
     lifecyclePolicy: dict[str, Any] | str | None = Field(
-        default=None, description="lifecycle policy document; null removes it"
+        default=None, description='lifecycle policy document; "" removes it'
     )
     repositoryPolicy: dict[str, Any] | str | None = Field(
-        default=None, description="IAM-grammar repository policy; null removes it"
+        default=None, description='IAM-grammar repository policy; "" removes it'
     )
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class RepositoryDriver(Driver):
     kind = "ecr.Repository"
+    name_rule = NameRule(r"(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*"
+                         r"[a-z0-9]+(?:[._-][a-z0-9]+)*",
+                         "2-256 lower-case letters, digits and ._-, in /-separated parts")
     spec_model = RepositorySpec
     attributes = ("arn", "name", "uri")
     immutable = frozenset({"encryptionType", "kmsKey"})
@@ -54,19 +65,15 @@ class RepositoryDriver(Driver):
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)
-        # Explicit nulls mean AWS's defaults, which describe_repositories echoes.
-        if "imageTagMutability" in out and out["imageTagMutability"] is None:
-            out["imageTagMutability"] = "MUTABLE"
-        if "scanOnPush" in out and out["scanOnPush"] is None:
-            out["scanOnPush"] = False
-        if out.get("kmsKey") and out.get("encryptionType") is None:
+        if out.get("kmsKey") and "encryptionType" not in out:
             out["encryptionType"] = "KMS"  # AWS accepts a key only with KMS encryption
-        elif "encryptionType" in out and out["encryptionType"] is None:
-            out["encryptionType"] = "AES256"
+        # "" asks for no policy: None, as observe reads an absent one.
         if "lifecyclePolicy" in out:
-            out["lifecyclePolicy"] = normalise_lifecycle_policy(out["lifecyclePolicy"])
+            out["lifecyclePolicy"] = (normalise_lifecycle_policy(out["lifecyclePolicy"])
+                                      if out["lifecyclePolicy"] != "" else None)
         if "repositoryPolicy" in out:
-            out["repositoryPolicy"] = normalise_policy(out["repositoryPolicy"])
+            out["repositoryPolicy"] = (normalise_policy(out["repositoryPolicy"])
+                                       if out["repositoryPolicy"] != "" else None)
         return out
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
@@ -169,6 +176,10 @@ class RepositoryDriver(Driver):
                 ecr.untag_resource(resourceArn=arn, tagKeys=sorted(stale))
             ecr.tag_resource(resourceArn=arn, tags=as_key_value_list(desired.tags()))
         return self._reread(desired, ctx)
+
+    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
+        tags = ctx.client("ecr").list_tags_for_resource(resourceArn=live.attrs["arn"])["tags"]
+        return from_key_value_list(tags)
 
     def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
         # force: the engine only deletes a repository once its `protect` was lifted,

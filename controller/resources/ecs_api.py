@@ -11,7 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
-from controller.resources.base import Desired, RunContext
+from controller.resources.base import Desired, NameRule, RunContext
+
+# Clusters, services and task-definition families share one naming rule.
+ECS_NAME = NameRule(r"[A-Za-z0-9_-]{1,255}", "1-255 letters, digits, hyphens and underscores")
 
 # fetch(names) -> {name: live item} for the names that exist (absent ones are left out)
 Fetch = Callable[[list[str]], dict[str, dict[str, Any]]]
@@ -53,9 +56,14 @@ def ecs_tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return as_key_value_list(tags, key="key", value="value")
 
 
+def live_tags(item: dict[str, Any]) -> dict[str, str]:
+    """Every tag of a described ECS item (described with include=["TAGS"])."""
+    return from_key_value_list(item.get("tags"), key="key", value="value")
+
+
 def live_user_tags(item: dict[str, Any]) -> dict[str, str]:
     """The user tags of a described ECS item (ownership tags are the controller's own)."""
-    return user_tags(from_key_value_list(item.get("tags"), key="key", value="value"))
+    return user_tags(live_tags(item))
 
 
 def sync_tags(ctx: RunContext, arn: str, live_tags: dict[str, str], desired: Desired) -> None:
@@ -65,12 +73,3 @@ def sync_tags(ctx: RunContext, arn: str, live_tags: dict[str, str], desired: Des
     if stale:
         ecs.untag_resource(resourceArn=arn, tagKeys=sorted(stale))
     ecs.tag_resource(resourceArn=arn, tags=ecs_tag_list(desired.tags()))
-
-
-def without_none(value: Any) -> Any:
-    """Drop keys set to None (a YAML `null`): boto3 refuses None as a parameter value."""
-    if isinstance(value, dict):
-        return {k: without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_none(v) for v in value]
-    return value

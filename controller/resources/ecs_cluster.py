@@ -7,10 +7,19 @@ from typing import Any, Literal
 from pydantic import Field
 
 from controller.aws.errors import is_not_found
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import (
+    Desired,
+    Driver,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
 from controller.resources.ecs_api import (
+    ECS_NAME,
     ecs_tag_list,
     forget_name,
+    live_tags,
     live_user_tags,
     lookup_name,
     prefetch_names,
@@ -27,11 +36,12 @@ class ClusterSpec(SpecModel):
     containerInsights: Literal["enabled", "disabled", "enhanced"] | None = Field(
         default=None, description="CloudWatch Container Insights; AWS's default is disabled"
     )
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class ClusterDriver(Driver):
     kind = "ecs.Cluster"
+    name_rule = ECS_NAME
     spec_model = ClusterSpec
     attributes = ("arn", "name")
 
@@ -102,4 +112,5 @@ def _observed(cluster: dict[str, Any], desired: Desired) -> Observed:
     if "tags" in desired.spec:
         fields["tags"] = live_user_tags(cluster)
     return Observed(fields=fields, attrs={"arn": cluster["clusterArn"],
-                                          "name": cluster["clusterName"]})
+                                          "name": cluster["clusterName"]},
+                    tags=live_tags(cluster))

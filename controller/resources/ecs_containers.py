@@ -16,8 +16,11 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from controller.resources.base import SpecModel
 
-SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|KEY", re.IGNORECASE)
-CREDENTIALS_IN_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|PWD|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
+# `user:password@host`, with or without a scheme, the user possibly empty (`redis://:pw@h`).
+# A `mailto:` address is the one common `word:word@host` that holds no password.
+CREDENTIALS_IN_URL = re.compile(r"(?:^|[\s,;=(\"'/])(?!mailto:)[^/\s:@,;=(\"']*:[^/\s@]+@[^\s@]",
+                                re.IGNORECASE)
 USE_SECRETS = ("put it in `secrets` with `valueFrom` a Secrets Manager secret ARN: "
                "secret values never live in git")
 # Network modes where a port mapping's hostPort must equal its containerPort (AWS echoes it).

@@ -20,17 +20,19 @@ from controller.resources.base import (
     Observed,
     RunContext,
     SpecModel,
+    Tags,
     is_unknown,
 )
 from controller.resources.ecs_api import (
+    ECS_NAME,
     Fetch,
     ecs_tag_list,
     forget_name,
+    live_tags,
     live_user_tags,
     lookup_name,
     prefetch_names,
     sync_tags,
-    without_none,
 )
 
 DESCRIBE_LIMIT = 10  # describe_services takes at most 10 names per cluster
@@ -91,11 +93,12 @@ class ServiceSpec(SpecModel):
     propagateTags: Literal["TASK_DEFINITION", "SERVICE", "NONE"] | None = None
     enableECSManagedTags: bool | None = None
     loadBalancers: list[LoadBalancer] | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class ServiceDriver(Driver):
     kind = "ecs.Service"
+    name_rule = ECS_NAME
     spec_model = ServiceSpec
     attributes = ("arn", "name")
     immutable = frozenset({"cluster", "launchType"})
@@ -135,7 +138,7 @@ class ServiceDriver(Driver):
         existing = _fetcher(ctx, cluster)([desired.name]).get(desired.name)
         if existing is not None:
             return _observed(existing, desired)
-        args = without_none({k: v for k, v in desired.spec.items() if k != "tags"})
+        args = {k: v for k, v in desired.spec.items() if k != "tags"}
         # The emulator drops deploymentConfiguration, healthCheckGracePeriodSeconds,
         # enableExecuteCommand and enableECSManagedTags here; the engine's re-observe
         # after create sees them differ and writes them with update_service.
@@ -149,7 +152,7 @@ class ServiceDriver(Driver):
         writes = {k: desired.spec[k] for k in UPDATABLE if k in changed and k in desired.spec}
         if writes:
             ctx.client("ecs").update_service(cluster=desired.spec["cluster"],
-                                             service=desired.name, **without_none(writes))
+                                             service=desired.name, **writes)
         if "tags" in changed:
             sync_tags(ctx, live.attrs["arn"], live.fields.get("tags", {}), desired)
         return self._reread(desired, ctx)
@@ -239,7 +242,7 @@ def _observed(service: dict[str, Any], desired: Desired) -> Observed:
     attrs = {"arn": service["serviceArn"], "name": service["serviceName"],
              "clusterArn": service["clusterArn"], "rollout": _rollout(service),
              "deployments": [_deployment(d) for d in service.get("deployments") or []]}
-    return Observed(fields=fields, attrs=attrs)
+    return Observed(fields=fields, attrs=attrs, tags=live_tags(service))
 
 
 def _deployment(deployment: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,21 @@ from botocore.exceptions import ClientError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from controller.aws.errors import error_code
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
-from controller.resources.ecs_api import ecs_tag_list, live_user_tags, sync_tags, without_none
+from controller.resources.base import (
+    Desired,
+    Driver,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
+from controller.resources.ecs_api import (
+    ECS_NAME,
+    ecs_tag_list,
+    live_tags,
+    live_user_tags,
+    sync_tags,
+)
 from controller.resources.ecs_containers import (
     ContainerDefinition,
     StrictModel,
@@ -52,7 +65,7 @@ class TaskDefinitionSpec(SpecModel):
     taskRoleArn: str | None = None
     runtimePlatform: RuntimePlatform | None = None
     containerDefinitions: list[ContainerDefinition] = Field(min_length=1)
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
     @field_validator("cpu", "memory", mode="before")
     @classmethod
@@ -70,6 +83,7 @@ class TaskDefinitionSpec(SpecModel):
 
 class TaskDefinitionDriver(Driver):
     kind = "ecs.TaskDefinition"
+    name_rule = ECS_NAME  # the family
     spec_model = TaskDefinitionSpec
     attributes = ("arn", "family")
     changed_by_update = frozenset({"arn"})
@@ -116,7 +130,7 @@ class TaskDefinitionDriver(Driver):
 
     def _register(self, desired: Desired, ctx: RunContext) -> Observed:
         """Register the full desired spec as a new revision, tagged with the ownership tags."""
-        body = without_none({k: v for k, v in desired.spec.items() if k != "tags"})
+        body = {k: v for k, v in desired.spec.items() if k != "tags"}
         tags = ecs_tag_list(desired.tags())
         answer = ctx.client("ecs").register_task_definition(family=desired.name, tags=tags,
                                                             **body)
@@ -166,4 +180,5 @@ def _observed(answer: dict[str, Any], desired: Desired) -> Observed:
     if "tags" in desired.spec:
         fields["tags"] = live_user_tags(answer)
     return Observed(fields=fields, attrs={"arn": td["taskDefinitionArn"], "family": td["family"],
-                                          "revision": td["revision"]})
+                                          "revision": td["revision"]},
+                    tags=live_tags(answer))

@@ -18,7 +18,15 @@ from pydantic import Field
 
 from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import (
+    Desired,
+    Driver,
+    NameRule,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
 from controller.resources.policy_documents import normalise_policy, policy_json
 
 PolicyDocument = dict[str, Any] | str
@@ -48,11 +56,12 @@ class RoleSpec(SpecModel):
         description="policy name -> document; the complete set of inline policies "
         "(compared as a list of {PolicyName, PolicyDocument} sorted by name)",
     )
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class RoleDriver(Driver):
     kind = "iam.Role"
+    name_rule = NameRule(r"[A-Za-z0-9+=,.@_-]{1,64}", "1-64 letters, digits and +=,.@_-")
     spec_model = RoleSpec
     attributes = ("arn", "name")
     immutable = frozenset({"path"})
@@ -64,14 +73,9 @@ class RoleDriver(Driver):
         if "description" in out:
             # IAM stores an empty description as none at all.
             out["description"] = out["description"] or None
-        # An explicit null means AWS's default, which AWS echoes.
-        if "maxSessionDuration" in out and out["maxSessionDuration"] is None:
-            out["maxSessionDuration"] = 3600
-        if "path" in out and out["path"] is None:
-            out["path"] = "/"
-        if out.get("managedPolicyArns") is not None:
+        if "managedPolicyArns" in out:
             out["managedPolicyArns"] = sorted(set(out["managedPolicyArns"]))
-        if out.get("inlinePolicies") is not None:
+        if "inlinePolicies" in out:
             out["inlinePolicies"] = inline_policy_list(out["inlinePolicies"])
         return out
 
@@ -97,8 +101,15 @@ class RoleDriver(Driver):
             if is_not_found(err):
                 return None
             raise
+        tags = from_key_value_list(detail["Tags"]) if "Tags" in detail else None
         return Observed(fields=_fields(detail, desired.spec),
-                        attrs={"arn": detail["Arn"], "name": detail["RoleName"]})
+                        attrs={"arn": detail["Arn"], "name": detail["RoleName"]}, tags=tags)
+
+    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
+        if live.tags is not None:
+            return live.tags
+        pages = ctx.client("iam").get_paginator("list_role_tags").paginate(RoleName=desired.name)
+        return from_key_value_list([tag for page in pages for tag in page["Tags"]])
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         iam = ctx.client("iam")

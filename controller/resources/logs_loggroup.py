@@ -1,14 +1,29 @@
-"""logs.LogGroup: a CloudWatch Logs group with its retention and tags."""
+"""logs.LogGroup: a CloudWatch Logs group with its retention, KMS key and tags.
+
+A log group holds data (the logs), so it is protected from replace and delete
+by default, and nothing about it needs a replace: AWS changes the retention
+(PutRetentionPolicy / DeleteRetentionPolicy) and the key (AssociateKmsKey /
+DisassociateKmsKey) in place. As Terraform does, `retentionInDays: 0` means
+"never expire" and `kmsKeyId: ""` means "no key".
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from controller.aws.errors import is_not_found
 from controller.aws.tags import user_tags
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import (
+    Desired,
+    Driver,
+    NameRule,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
 
 # CloudWatch Logs accepts only these retention periods (days).
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -19,17 +34,27 @@ class LogGroupSpec(SpecModel):
     """The log group is named by the resource's `name`."""
 
     retentionInDays: int | None = Field(
-        default=None, description=f"one of {RETENTION_DAYS}; omit to keep logs forever"
+        default=None, description=f"0 (never expire) or one of {RETENTION_DAYS}"
     )
-    kmsKeyId: str | None = None
-    tags: dict[str, str] | None = None
+    kmsKeyId: str | None = Field(
+        default=None, description='KMS key ARN that encrypts the logs; "" for none (in place)')
+    tags: Tags | None = None
+
+    @field_validator("retentionInDays")
+    @classmethod
+    def _known_retention(cls, days: int | None) -> int | None:
+        if days is not None and days != 0 and days not in RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs keeps logs for 0 (never expire) or one of "
+                             f"{', '.join(map(str, RETENTION_DAYS))} days")
+        return days
 
 
 class LogGroupDriver(Driver):
     kind = "logs.LogGroup"
+    name_rule = NameRule(r"[A-Za-z0-9._/#-]{1,512}", "1-512 letters, digits and ._-/#")
     spec_model = LogGroupSpec
     attributes = ("arn", "name")
-    immutable = frozenset({"kmsKeyId"})
+    holds_data = True  # the logs
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
         # One paginated describe serves every group of the stack.
@@ -40,9 +65,8 @@ class LogGroupDriver(Driver):
         if group is None:
             return None
         arn = group["arn"].removesuffix(":*")
-        fields: dict[str, Any] = {"retentionInDays": group.get("retentionInDays")}
-        if "kmsKeyId" in group:
-            fields["kmsKeyId"] = group["kmsKeyId"]
+        fields: dict[str, Any] = {"retentionInDays": group.get("retentionInDays") or 0,
+                                  "kmsKeyId": group.get("kmsKeyId") or ""}
         if "tags" in desired.spec:
             try:
                 tags = ctx.client("logs").list_tags_for_resource(resourceArn=arn)["tags"]
@@ -59,7 +83,7 @@ class LogGroupDriver(Driver):
         if desired.spec.get("kmsKeyId"):
             args["kmsKeyId"] = desired.spec["kmsKeyId"]
         logs.create_log_group(**args)
-        if desired.spec.get("retentionInDays") is not None:
+        if desired.spec.get("retentionInDays"):
             logs.put_retention_policy(
                 logGroupName=desired.name, retentionInDays=desired.spec["retentionInDays"]
             )
@@ -71,10 +95,17 @@ class LogGroupDriver(Driver):
         logs = ctx.client("logs")
         if "retentionInDays" in changed:
             days = desired.spec["retentionInDays"]
-            if days is None:
-                logs.delete_retention_policy(logGroupName=desired.name)
-            else:
+            if days:
                 logs.put_retention_policy(logGroupName=desired.name, retentionInDays=days)
+            else:
+                logs.delete_retention_policy(logGroupName=desired.name)
+        if "kmsKeyId" in changed:
+            # In place: the group and its logs stay; new events use the new key.
+            key = desired.spec["kmsKeyId"]
+            if key:
+                logs.associate_kms_key(logGroupName=desired.name, kmsKeyId=key)
+            else:
+                logs.disassociate_kms_key(logGroupName=desired.name)
         if "tags" in changed:
             arn = live.attrs["arn"]
             stale = set(live.fields.get("tags", {})) - set(desired.spec["tags"])
@@ -82,6 +113,11 @@ class LogGroupDriver(Driver):
                 logs.untag_resource(resourceArn=arn, tagKeys=sorted(stale))
             logs.tag_resource(resourceArn=arn, tags=desired.tags())
         return self._reread(desired, ctx)
+
+    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
+        tags: dict[str, str] = ctx.client("logs").list_tags_for_resource(
+            resourceArn=live.attrs["arn"])["tags"]
+        return tags
 
     def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
         try:

@@ -21,7 +21,15 @@ from pydantic import Field
 
 from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel
+from controller.resources.base import (
+    Desired,
+    Driver,
+    NameRule,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
 
 # AWS accepts at most 10 values per list_secrets filter.
 _FILTER_BATCH = 10
@@ -53,20 +61,19 @@ class SecretSpec(SpecModel):
         default=None, description="KMS key id, ARN or alias; omit for aws/secretsmanager"
     )
     generate: GenerateSpec | None = None
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class SecretDriver(Driver):
     kind = "secretsmanager.Secret"
+    name_rule = NameRule(r"[A-Za-z0-9/_+=.@-]{1,512}", "1-512 letters, digits and /_+=.@-")
     spec_model = SecretSpec
     attributes = ("arn", "name")
     holds_data = True
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
-        # `description: null` / `kmsKeyId: null` mean "not managed" (neither can be unset
-        # in AWS; write description "" to blank it), so they are dropped, not compared.
-        out = {k: v for k, v in spec.items() if not (k in _METADATA and v is None)}
-        if out.get("generate") is not None:
+        out = dict(spec)
+        if "generate" in out:
             # Explicit defaults: the plan shows the recipe create will use.
             out["generate"] = {**_GENERATE_DEFAULTS, **out["generate"]}
         return out
@@ -85,7 +92,7 @@ class SecretDriver(Driver):
             # Pending deletion: absent for the diff, but `create` restores it in place,
             # keeping its ARN and value.
             return Observed(fields={}, attrs={"arn": secret["ARN"], "name": secret["Name"]},
-                            deleted=True)
+                            deleted=True, tags=from_key_value_list(secret.get("Tags")))
         fields: dict[str, Any] = {
             "description": secret.get("Description") or "",  # AWS omits a blank one
             "kmsKeyId": secret.get("KmsKeyId"),
@@ -96,7 +103,8 @@ class SecretDriver(Driver):
             fields["generate"] = desired.spec["generate"]
         if "tags" in desired.spec:
             fields["tags"] = user_tags(from_key_value_list(secret.get("Tags")))
-        return Observed(fields=fields, attrs={"arn": secret["ARN"], "name": secret["Name"]})
+        return Observed(fields=fields, attrs={"arn": secret["ARN"], "name": secret["Name"]},
+                        tags=from_key_value_list(secret.get("Tags")))
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         sm = ctx.client("secretsmanager")

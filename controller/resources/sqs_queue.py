@@ -14,7 +14,7 @@ plus list_queue_tags when tags are declared.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -24,9 +24,11 @@ from controller.aws.tags import user_tags
 from controller.resources.base import (
     Desired,
     Driver,
+    NameRule,
     Observed,
     RunContext,
     SpecModel,
+    Tags,
     is_unknown,
 )
 from controller.resources.policy_documents import normalise_policy, policy_json
@@ -42,7 +44,8 @@ _SCALARS: dict[str, tuple[str, type]] = {
     "contentBasedDeduplication": ("ContentBasedDeduplication", bool),
     "kmsMasterKeyId": ("KmsMasterKeyId", str),
 }
-# fields whose absence is a state AWS can return to (written as "" to clear)
+# fields whose absence is a state AWS can return to: `""` in a spec asks for it, and it
+# is written as "" (SQS's way to clear an attribute)
 _CLEARABLE = frozenset({"kmsMasterKeyId", "redrivePolicy", "policy"})
 
 
@@ -56,8 +59,8 @@ class RedrivePolicySpec(SpecModel):
 class QueueSpec(SpecModel):
     """The queue is named by the resource's `name` (FIFO names end in `.fifo`).
 
-    Durations are integer seconds. `null` on a numeric or boolean field means
-    "not managed"; on kmsMasterKeyId, redrivePolicy or policy it means "must be absent".
+    Durations are integer seconds. `""` on kmsMasterKeyId, redrivePolicy or policy means
+    "must be absent" (a `null`, as anywhere, means not managed).
     """
 
     visibilityTimeout: int | None = Field(default=None, ge=0, le=43200)
@@ -68,15 +71,19 @@ class QueueSpec(SpecModel):
     fifoQueue: bool | None = Field(default=None, description="immutable: a change replaces")
     contentBasedDeduplication: bool | None = Field(default=None, description="FIFO queues only")
     kmsMasterKeyId: str | None = None
-    redrivePolicy: RedrivePolicySpec | None = None
+    redrivePolicy: RedrivePolicySpec | Literal[""] | None = Field(
+        default=None, description='"" removes it')
     policy: dict[str, Any] | str | None = Field(
-        default=None, description="access policy document, as a mapping or JSON text"
+        default=None, description='access policy document, as a mapping or JSON text; "" '
+                                  "removes it"
     )
-    tags: dict[str, str] | None = None
+    tags: Tags | None = None
 
 
 class QueueDriver(Driver):
     kind = "sqs.Queue"
+    name_rule = NameRule(r"(?=.{1,80}$)[A-Za-z0-9_-]+(\.fifo)?",
+                         "1-80 letters, digits, hyphens and underscores (FIFO: ending in .fifo)")
     spec_model = QueueSpec
     attributes = ("arn", "url", "name")
     immutable = frozenset({"fifoQueue"})
@@ -85,13 +92,13 @@ class QueueDriver(Driver):
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for field, value in spec.items():
-            if value is None and field not in _CLEARABLE:
-                continue  # an int or bool cannot be unset in SQS: null means unmanaged
-            if field in _SCALARS and value is not None and not is_unknown(value):
+            if field in _CLEARABLE and value == "":
+                out[field] = None  # absent: what fields_from_attributes reads then
+            elif field in _SCALARS and not is_unknown(value):
                 out[field] = _typed(value, _SCALARS[field][1])
-            elif field == "redrivePolicy" and value is not None:
+            elif field == "redrivePolicy":
                 out[field] = _redrive(value)
-            elif field == "policy" and value is not None:
+            elif field == "policy":
                 out[field] = normalise_policy(value)
             else:
                 out[field] = value
@@ -144,6 +151,11 @@ class QueueDriver(Driver):
                 sqs.untag_queue(QueueUrl=url, TagKeys=sorted(stale))
             sqs.tag_queue(QueueUrl=url, Tags=desired.tags())
         return self._reread(desired, ctx)
+
+    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
+        tags: dict[str, str] = ctx.client("sqs").list_queue_tags(
+            QueueUrl=live.attrs["url"]).get("Tags", {})
+        return tags
 
     def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
         try:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import structlog
 
+from controller.source.commit_files import CommitFiles
 from controller.source.gitcmd import Git, SourceError, reason
 from controller.source.remote import Remote, default_cache_dir, parse_remote
-from controller.source.trees import DEFAULT_KEEP, TreeCache
 
 __all__ = ["GitSource", "SourceError"]
 
@@ -31,21 +31,20 @@ class GitSource:
     """A branch or tag of a repository (`https://`, `ssh://`, `file://` or a local path).
 
     `token` (https) reaches git only through a credential helper; `timeout`
-    bounds each fetch; `cache_dir` holds the clone and the extracted trees
-    (default: a per-repository folder in the user's cache directory).
+    bounds each fetch; `cache_dir` holds the clone (default: a per-repository folder
+    in the user's cache directory).
     """
 
     def __init__(self, url: str, ref: str = "main", *, token: str | None = None,
-                 timeout: float = 30.0, cache_dir: Path | None = None,
-                 keep_trees: int = DEFAULT_KEEP) -> None:
+                 timeout: float = 30.0, cache_dir: Path | None = None) -> None:
         check_ref(ref)
         self.remote: Remote = parse_remote(url, token)
         self.ref = ref
         self.timeout = timeout
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(self.remote)
         self.clone_dir = self.cache_dir / "repo.git"
-        self._git = Git(self.clone_dir, self.remote.token, self.remote.username)
-        self._trees = TreeCache(self.cache_dir / "trees", keep_trees)
+        self._git = Git(self.clone_dir, self.remote.token, self.remote.username,
+                        self.remote.https_host)
         self._known: str | None = None  # the full ref name `ref` resolved to last time
 
     @property
@@ -80,14 +79,10 @@ class GitSource:
                 raise SourceError(f"cannot fetch {self.ref!r} from {self.url}: {last}")
         raise SourceError(f"no branch or tag {self.ref!r} in {self.url} ({last})")
 
-    def tree(self, sha: str) -> Path:
-        """A folder holding the repository's files at `sha`, extracted from git objects.
-
-        Never a working tree: local edits cannot leak into what is applied.
-        Cached per commit; only the last few folders are kept.
-        """
-        full = self._commit(sha)
-        return self._trees.get(full, lambda folder: self._extract(full, folder))
+    def files(self, sha: str) -> CommitFiles:
+        """The files of commit `sha`, read from git's objects: never a working tree, so
+        local edits cannot leak into what is applied, and nothing but the stack is read."""
+        return CommitFiles(self._git, self._commit(sha), self.timeout)
 
     def first_parent_history(self, sha: str, limit: int = 100) -> list[str]:
         """`sha` and its first-parent ancestors, newest first, at most `limit` commits.
@@ -150,21 +145,6 @@ class GitSource:
             log.warning("force-push followed", url=self.url, ref=self.ref, old=old, new=new)
         else:
             log.debug("fetched", url=self.url, ref=self.ref, sha=new, previous=old)
-
-    def _extract(self, sha: str, folder: Path) -> None:
-        """read-tree into a private index, then checkout-index into `folder`."""
-        index = folder.with_name(folder.name + ".index")
-        env = {"GIT_INDEX_FILE": str(index)}
-        try:
-            for args in (["read-tree", sha],
-                         [f"--work-tree={folder}", "checkout-index", "--all", "--force"]):
-                result = self._git.run(args, timeout=self.timeout, env=env,
-                                       what=f"extracting {sha[:12]}")
-                if not result.ok:
-                    raise SourceError(f"cannot extract {sha[:12]} of {self.url}: "
-                                      f"{reason(result.stderr)}")
-        finally:
-            index.unlink(missing_ok=True)
 
 
 def check_ref(ref: str) -> None:

@@ -27,6 +27,13 @@ class Remote:
     token: str | None = field(default=None, repr=False)
 
     @property
+    def https_host(self) -> str | None:
+        """`host[:port]` that may receive the token: the configured one, and only over https."""
+        if not self.fetch_url.startswith("https://"):
+            return None
+        return urlsplit(self.fetch_url).netloc.rpartition("@")[2] or None
+
+    @property
     def key(self) -> str:
         """A stable name for the local clone: the same repository maps to the same folder."""
         return hashlib.sha256(self.fetch_url.encode()).hexdigest()[:16]

@@ -3,21 +3,19 @@
 An invalid tip is never applied (DESIGN.md, failure isolation): the daemon
 keeps the revision in force. After a restart it has none in memory, so it
 walks the branch's first-parent history for the newest commit that validates.
-Issues name files relative to the repository (`desired/prod/stack.yaml:3`),
-not the temporary folder the commit was extracted to.
+Issues name files relative to the repository (`desired/prod/stack.yaml:3`).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 import structlog
 
 from controller.source.git import GitSource
 from controller.spec.issues import Issue, ValidationFailed
-from controller.spec.loader import load_stack
+from controller.spec.loader import load_stack_files
 from controller.spec.stack import Stack
 
 log = structlog.get_logger("controller.source")
@@ -41,22 +39,19 @@ def load_revision(source: GitSource, sha: str, path: str) -> Stack:
     """Load and validate the stack at `path` in commit `sha` (`Stack.revision` is `sha`).
 
     Raises ValidationFailed (a missing folder included: it is that commit's problem)
-    and SourceError when the commit cannot be read.
+    and SourceError when the commit cannot be read. Files are named relative to the
+    repository (`desired/prod/stack.yaml:3`).
     """
-    rel = stack_path(path)
-    root = source.tree(sha)
-    folder = root / rel
-    if not folder.is_dir():
-        raise ValidationFailed([Issue(rel, 0, f"no such folder in {source.url} at commit "
-                                              f"{sha[:12]}: check the stack path")])
+    folder = stack_path(path)
     try:
-        stack = load_stack(folder, revision=sha)
+        return load_stack_files(source.files(sha), folder, revision=sha,
+                                source=f"{source.url}@{sha[:12]}:{folder}")
     except ValidationFailed as err:
-        raise ValidationFailed([replace(i, file=_in_repo(i.file, root)) for i in err.issues]) \
-            from None
-    for resource in stack.resources:
-        resource.file = _in_repo(resource.file, root)
-    return stack
+        if any(i.file == folder and "no such folder" in i.message for i in err.issues):
+            raise ValidationFailed([Issue(folder, 0, f"no such folder in {source.url} at commit "
+                                                     f"{sha[:12]}: check the stack path")]) \
+                from None
+        raise
 
 
 @dataclass
@@ -97,12 +92,3 @@ def last_good_revision(source: GitSource, tip: str, path: str,
     For the issues of the commits skipped on the way, use `search_history`.
     """
     return search_history(source, tip, path, limit).found
-
-
-def _in_repo(file: str, root: Path) -> str:
-    """A loader path (relative to the cwd, or absolute) made relative to the commit's root."""
-    full = Path(os.path.normpath(Path.cwd() / file))
-    try:
-        return full.relative_to(root).as_posix()
-    except ValueError:
-        return file

@@ -16,7 +16,8 @@ class Issue:
     field: str | None = None
 
     def __str__(self) -> str:
-        parts = [f"{self.file}:{self.line}"]
+        # Line 0: the issue is with the file or folder as a whole.
+        parts = [f"{self.file}:{self.line}" if self.line else self.file]
         if self.resource:
             parts.append(self.resource)
         if self.field:

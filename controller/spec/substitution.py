@@ -3,6 +3,14 @@
 A substitution that is the whole YAML value keeps the value's type; one inside
 a longer string is interpolated as text. Values are substituted at load time;
 refs stay as text until the engine knows the referenced resource's attributes.
+
+Substitution is one pass: a value's text is never expanded again, never turns
+into a ref. Users write `$${` for a literal `${` (IAM policy variables). So
+that no text can be read twice, a loaded spec is held in *template form*
+between the two steps, where every literal `$` is written `$$` and `${ref:...}`
+is the only other use of `$`: a value holding `${values.y}` or `${ref:...}`
+becomes `$${values.y}` text there, and `resolve_refs`, the last step, turns
+every `$$` back into `$`. Strings without a `$` look the same in both forms.
 """
 
 from __future__ import annotations
@@ -14,9 +22,13 @@ from typing import Any
 
 from controller.resources.base import Unknown
 
-TOKEN = re.compile(r"\$\{([^}]*)\}")
+# What users write: `$${` (a literal `${`), `${...}` (a substitution), or an unclosed `${`.
+USER_PIECE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+# Template form: `$$` (a literal `$`) or `${ref:...}`.
+TEMPLATE_PIECE = re.compile(r"\$\$|\$\{([^}]*)\}")
 REF = re.compile(r"^ref:(?P<kind>[A-Za-z0-9]+\.[A-Za-z0-9]+)/(?P<name>.+)\.(?P<attr>[A-Za-z]+)$")
 VALUE = re.compile(r"^values\.(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)$")
+LITERAL_HINT = "write $${ for a literal ${"
 
 
 @dataclass(frozen=True)
@@ -38,32 +50,18 @@ class SubstitutionError(ValueError):
         super().__init__(message)
 
 
-def _walk(value: Any, path: tuple[str | int, ...],
-          on_token: Callable[[str, tuple[str | int, ...]], Any]) -> Any:
+Path = tuple[str | int, ...]
+
+
+def _strings(value: Any, path: Path, on_string: Callable[[str, Path], Any]) -> Any:
+    """Rebuild `value` with `on_string` applied to every string (dict keys stay as written)."""
     if isinstance(value, dict):
-        return {k: _walk(v, (*path, k), on_token) for k, v in value.items()}
+        return {k: _strings(v, (*path, k), on_string) for k, v in value.items()}
     if isinstance(value, list):
-        return [_walk(v, (*path, i), on_token) for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-    whole = TOKEN.fullmatch(value)
-    if whole:
-        return on_token(whole.group(1), path)
-    parts: list[str] = []
-    unknown = False
-    pos = 0
-    for match in TOKEN.finditer(value):
-        parts.append(value[pos:match.start()])
-        sub = on_token(match.group(1), path)
-        if isinstance(sub, (dict, list)):
-            raise SubstitutionError(path, f"${{{match.group(1)}}} is not a scalar and "
-                                          "cannot be part of a string")
-        unknown = unknown or isinstance(sub, Unknown)
-        parts.append(_text(sub))
-        pos = match.end()
-    parts.append(value[pos:])
-    text = "".join(parts)
-    return Unknown(text) if unknown else text
+        return [_strings(v, (*path, i), on_string) for i, v in enumerate(value)]
+    if isinstance(value, str) and "$" in value:
+        return on_string(value, path)
+    return value
 
 
 def _text(value: Any) -> str:
@@ -72,55 +70,114 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def literal(value: Any) -> Any:
+    """`value` in template form: every `$` of its strings doubled, so never expanded."""
+    return _strings(value, (), lambda text, _: text.replace("$", "$$"))
+
+
 def substitute_values(value: Any, values: dict[str, Any],
                       errors: list[SubstitutionError]) -> Any:
-    """Replace `${values.x}`; leave `${ref:...}` as written. Collects every error."""
+    """User text -> template form: `${values.x}` replaced, refs kept. Collects every error."""
 
-    def on_token(token: str, path: tuple[str | int, ...]) -> Any:
-        if token.startswith("ref:"):
-            return "${" + token + "}"
+    def lookup(token: str, path: Path) -> tuple[bool, Any]:
+        """(True, the value) or (False, None) with the error recorded."""
         match = VALUE.match(token)
         if not match:
             errors.append(SubstitutionError(
-                path, f"unknown substitution ${{{token}}}: use ${{values.NAME}} "
-                      "or ${ref:Kind/name.attr}"))
-            return "${" + token + "}"
+                path, f"unknown substitution ${{{token}}}: use ${{values.NAME}} or "
+                      f"${{ref:Kind/name.attr}}, or {LITERAL_HINT}"))
+            return False, None
         found: Any = values
         for part in match.group("key").split("."):
             if not isinstance(found, dict) or part not in found:
                 known = ", ".join(sorted(values)) or "none"
                 errors.append(SubstitutionError(
                     path, f"${{{token}}} is not defined in stack.yaml values (known: {known})"))
-                return "${" + token + "}"
+                return False, None
             found = found[part]
-        return found
+        return True, found
 
-    return _walk(value, (), on_token)
-
-
-def find_refs(value: Any) -> list[tuple[tuple[str | int, ...], Ref | str]]:
-    """Every `${ref:...}` in `value` with its path; a malformed ref is returned as text."""
-    found: list[tuple[tuple[str | int, ...], Ref | str]] = []
-
-    def on_token(token: str, path: tuple[str | int, ...]) -> Any:
-        if token.startswith("ref:"):
-            match = REF.match(token)
-            if match:
-                found.append((path, Ref(match["kind"], match["name"], match["attr"])))
+    def on_string(text: str, path: Path) -> Any:
+        pieces = list(USER_PIECE.finditer(text))
+        whole = len(pieces) == 1 and pieces[0].group(0) == text and pieces[0].group(1)
+        if whole and not whole.startswith("ref:"):
+            ok, found = lookup(whole, path)
+            return literal(found) if ok else text
+        out: list[str] = []
+        pos = 0
+        for match in pieces:
+            out.append(text[pos:match.start()].replace("$", "$$"))
+            pos = match.end()
+            token = match.group(1)
+            if match.group(0) == "$${":
+                out.append("$${")  # the literal `${`, in template form
+            elif token is None:
+                errors.append(SubstitutionError(path, f"unclosed ${{: {LITERAL_HINT}"))
+            elif token.startswith("ref:"):
+                out.append(match.group(0))
             else:
-                found.append((path, token))
-        return ""
+                ok, found = lookup(token, path)
+                if ok and isinstance(found, (dict, list)):
+                    errors.append(SubstitutionError(
+                        path, f"${{{token}}} is not a scalar and cannot be part of a string"))
+                elif ok:
+                    out.append(_text(found).replace("$", "$$"))
+        out.append(text[pos:].replace("$", "$$"))
+        return "".join(out)
 
-    _walk(value, (), on_token)
+    return _strings(value, (), on_string)
+
+
+def _template_tokens(text: str) -> list[re.Match[str]]:
+    return [m for m in TEMPLATE_PIECE.finditer(text) if m.group(1) is not None]
+
+
+def find_refs(value: Any) -> list[tuple[Path, Ref | str]]:
+    """Every `${ref:...}` of a template-form `value`, with its path; a malformed one as text."""
+    found: list[tuple[Path, Ref | str]] = []
+
+    def on_string(text: str, path: Path) -> str:
+        for match in _template_tokens(text):
+            token = match.group(1)
+            ref = REF.match(token)
+            found.append((path, Ref(ref["kind"], ref["name"], ref["attr"]) if ref else token))
+        return text
+
+    _strings(value, (), on_string)
     return found
 
 
 def resolve_refs(value: Any, lookup: Callable[[Ref], Any]) -> Any:
-    """Replace every `${ref:...}` with `lookup(ref)` (which may return UNKNOWN)."""
+    """Template form -> final values: `${ref:...}` replaced by `lookup(ref)` (which may be
+    UNKNOWN), every `$$` by `$`. A ref that is a whole string keeps the attribute's type."""
 
-    def on_token(token: str, path: tuple[str | int, ...]) -> Any:
+    def ref_value(token: str, path: Path) -> Any:
         match = REF.match(token)
-        assert match, f"unvalidated ref {token}"
+        if match is None:  # validation admits only well-formed refs: say so, never guess
+            raise SubstitutionError(path, f"unexpected ${{{token}}} in a validated spec")
         return lookup(Ref(match["kind"], match["name"], match["attr"]))
 
-    return _walk(value, (), on_token)
+    def on_string(text: str, path: Path) -> Any:
+        pieces = list(TEMPLATE_PIECE.finditer(text))
+        if len(pieces) == 1 and pieces[0].group(1) is not None and pieces[0].group(0) == text:
+            return ref_value(pieces[0].group(1), path)
+        out: list[str] = []
+        unknown = False
+        pos = 0
+        for match in pieces:
+            out.append(text[pos:match.start()])
+            pos = match.end()
+            if match.group(1) is None:
+                out.append("$")
+                continue
+            sub = ref_value(match.group(1), path)
+            if isinstance(sub, (dict, list)):
+                raise SubstitutionError(path, f"${{{match.group(1)}}} is not a scalar and "
+                                              "cannot be part of a string")
+            unknown = unknown or isinstance(sub, Unknown)
+            out.append(_text(sub))
+        out.append(text[pos:])
+        joined = "".join(out)
+        return Unknown(joined) if unknown else joined
+
+    return _strings(value, (), on_string)

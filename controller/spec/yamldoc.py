@@ -1,4 +1,15 @@
-"""YAML documents with the line of every value, so errors can name file and line."""
+"""YAML documents with the line of every value, read within bounds.
+
+Why a composer of our own: PyYAML keeps an alias as a reference to the
+anchored node, so 451 bytes of nested aliases (a "billion laughs") parse
+instantly and then expand into gigabytes in whatever walks the result; an
+alias may even point at a node that contains it, and nesting is only bounded
+by the stack. `BoundedComposer` counts every node as it would be once
+expanded, refuses a recursive alias, and stops at a nesting depth, while the
+document is being composed: a hostile file fails in time and memory
+proportional to its size. libyaml's parser is used when PyYAML has it (it is
+iterative, so deep nesting cannot overflow it, and several times faster).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +17,116 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.composer import Composer, ComposerError
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
+
+from controller.spec import limits
 
 Path = tuple[str | int, ...]
+class NodeBudget:
+    """How many YAML nodes (aliases expanded) a whole stack may still hold."""
+
+    def __init__(self, nodes: int | None = None) -> None:
+        self.limit = limits.MAX_YAML_NODES if nodes is None else nodes
+        self.left = self.limit
+
+    def spend(self, nodes: int) -> bool:
+        self.left -= nodes
+        return self.left >= 0
+
+
+class BoundedComposer(Composer):
+    """PyYAML's composer with the expanded size and depth of every node kept in check."""
+
+    # Provided by the parser this composer is mixed with (libyaml's or PyYAML's).
+    check_event: Any
+    peek_event: Any
+
+    def __init__(self, budget: NodeBudget) -> None:
+        super().__init__()
+        self.budget = budget
+        self.size: dict[int, int] = {}  # id(node) -> nodes once expanded
+        self.height: dict[int, int] = {}  # id(node) -> nesting levels below and including it
+        self.depth = 0
+        self.open_anchors: set[str] = set()
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            if event.anchor in self.open_anchors:
+                raise ComposerError(None, None, f"alias *{event.anchor} refers to a node that "
+                                    "contains it (a recursive structure)", event.start_mark)
+            node: Any = super().compose_node(parent, index)
+            if self.depth + self.height[id(node)] > limits.MAX_YAML_DEPTH:
+                self._too_deep(event.start_mark)
+            return node
+        event = self.peek_event()
+        self.depth += 1
+        if self.depth > limits.MAX_YAML_DEPTH:
+            self._too_deep(event.start_mark)
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+        node = super().compose_node(parent, index)
+        self.open_anchors.discard(event.anchor)
+        self.depth -= 1
+        self._measure(node)
+        return node
+
+    def _measure(self, node: Node) -> None:
+        if isinstance(node, SequenceNode):
+            children: list[Node] = list(node.value)
+        elif isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        size = 1 + sum(self.size[id(c)] for c in children)
+        self.size[id(node)] = size
+        self.height[id(node)] = 1 + max((self.height[id(c)] for c in children), default=0)
+        if size > self.budget.left:
+            raise ComposerError(None, None, f"more than {self.budget.limit:,} YAML values once "
+                                "aliases are expanded (the limit of one stack): is it an alias "
+                                "bomb?", node.start_mark)
+
+    def compose_document(self) -> Node:
+        node: Any = super().compose_document()
+        self.budget.spend(self.size[id(node)])
+        self.size.clear()
+        self.height.clear()
+        return node
+
+    def _too_deep(self, mark: Any) -> None:
+        raise ComposerError(None, None, f"nested deeper than {limits.MAX_YAML_DEPTH} levels",
+                            mark)
+
+
+_CParser: Any = getattr(yaml, "CParser", None)
+if _CParser is not None:
+    class BoundedLoader(BoundedComposer, _CParser, SafeConstructor, Resolver):
+        """libyaml's parser, our composer, PyYAML's safe constructor."""
+
+        def __init__(self, text: str, budget: NodeBudget) -> None:
+            _CParser.__init__(self, text)
+            BoundedComposer.__init__(self, budget)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    class BoundedLoader(Reader, Scanner, Parser, BoundedComposer,  # type: ignore[no-redef]
+                        SafeConstructor, Resolver):
+        """PyYAML's pure-Python parser (also iterative), our composer, its safe constructor."""
+
+        def __init__(self, text: str, budget: NodeBudget) -> None:
+            Reader.__init__(self, text)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            BoundedComposer.__init__(self, budget)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
 
 
 @dataclass
@@ -27,27 +146,34 @@ class YamlDoc:
         return self.start_line
 
 
-def _lines(node: yaml.Node, path: Path, out: dict[Path, int]) -> None:
+def _lines(node: Node, path: Path, out: dict[Path, int]) -> None:
     out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             _lines(value_node, (*path, key), out)
             out[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
+    elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
             _lines(item, (*path, i), out)
 
 
-def load_documents(text: str) -> list[YamlDoc]:
-    """Parse every document of `text`; raises yaml.YAMLError with a mark on bad syntax."""
-    nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    values = list(yaml.safe_load_all(text))
+def load_documents(text: str, budget: NodeBudget | None = None) -> list[YamlDoc]:
+    """Parse every document of `text` within `budget` (a fresh one by default).
+
+    Raises yaml.YAMLError, with a mark, on bad syntax and on any limit passed.
+    """
+    loader = BoundedLoader(text, budget or NodeBudget())
     docs: list[YamlDoc] = []
-    for node, value in zip(nodes, values, strict=True):
-        if node is None:
-            continue
-        lines: dict[Path, int] = {}
-        _lines(node, (), lines)
-        docs.append(YamlDoc(value, lines, node.start_mark.line + 1))
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            lines: dict[Path, int] = {}
+            _lines(node, (), lines)
+            docs.append(YamlDoc(loader.construct_document(node), lines,
+                                node.start_mark.line + 1))
+    finally:
+        loader.dispose()
     return docs

@@ -35,4 +35,4 @@ def test_triggers_during_a_run_queue_exactly_one_follow_up() -> None:
         wait_for(lambda: len(started) == 3, 10, what="a triggered run when idle")
         assert not any(overlapped)
     finally:
-        scheduler.shutdown()
+        assert scheduler.shutdown(wait_seconds=10)

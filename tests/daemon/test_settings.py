@@ -25,6 +25,18 @@ def test_defaults() -> None:
     ({**BASE, "GITOPS_LISTEN": "8080"}, "GITOPS_LISTEN"),
     ({**BASE, "GITOPS_WEBHOOK_LISTEN": "host:http"}, "GITOPS_WEBHOOK_LISTEN"),
     ({**BASE, "GITOPS_GIT_TIMEOUT_SECONDS": "-1"}, "GITOPS_GIT_TIMEOUT_SECONDS"),
+    ({**BASE, "GITOPS_PATH": "../../etc"}, "GITOPS_PATH"),
+    ({**BASE, "GITOPS_PATH": "/etc"}, "GITOPS_PATH"),
+    ({**BASE, "GITOPS_INTERVAL_SECONDS": "nan"}, "GITOPS_INTERVAL_SECONDS"),
+    ({**BASE, "GITOPS_INTERVAL_SECONDS": "inf"}, "GITOPS_INTERVAL_SECONDS"),
+    ({**BASE, "GITOPS_INTERVAL_SECONDS": "1e-9"}, "GITOPS_INTERVAL_SECONDS"),
+    ({**BASE, "GITOPS_GIT_TIMEOUT_SECONDS": "nan"}, "GITOPS_GIT_TIMEOUT_SECONDS"),
+    ({**BASE, "GITOPS_GIT_TIMEOUT_SECONDS": "inf"}, "GITOPS_GIT_TIMEOUT_SECONDS"),
+    ({**BASE, "GITOPS_REF": "-x"}, "GITOPS_REF"),
+    ({**BASE, "GITOPS_REF": "main..other"}, "GITOPS_REF"),
+    ({**BASE, "GITOPS_REPO": "ftp://example.com/repo"}, "GITOPS_REPO"),
+    ({**BASE, "GITOPS_REPO": "http://git.example.com/repo", "GITOPS_GIT_TOKEN": "t"},
+     "GITOPS_REPO"),
 ])
 def test_bad_settings_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
@@ -35,3 +47,8 @@ def test_secrets_stay_out_of_repr() -> None:
     s = load_settings({**BASE, "GITOPS_WEBHOOK_SECRET": "whsec-123",
                        "GITOPS_GIT_TOKEN": "tok-456"})
     assert "whsec-123" not in repr(s) and "tok-456" not in repr(s)
+
+
+def test_a_token_in_the_repository_url_stays_out_of_repr() -> None:
+    s = load_settings({**BASE, "GITOPS_REPO": "https://x-access-token:tok-789@git.example.com/r"})
+    assert "tok-789" not in repr(s) and "git.example.com/r" in repr(s)

@@ -44,6 +44,7 @@ from tests.e2e.test_stack import (
     _tagged,
     _vpc_id,
 )
+from tests.motogaps import KmsAssociations
 from tests.stacks import DESIRED, REPO
 
 POLICY = REPO / "deploy" / "iam" / "controller-policy.yaml"
@@ -382,9 +383,10 @@ def rounds(drifts: list[Drift]) -> list[list[Drift]]:
 # ---- the replace round ------------------------------------------------------------------
 # Git changes one immutable field of every kind that has one and is not protected by
 # default (holds_data False): the plan says "replace" and apply deletes the resource,
-# then creates it anew. Kinds that hold data (SQS, ECR, Secrets Manager) are protected:
-# the engine refuses to replace them (tests/e2e: test_replacing_a_protected_queue_is_refused),
-# so their deletes are never called and never granted.
+# then creates it anew. Kinds that hold data (SQS, ECR, Secrets Manager, log groups) are
+# protected: the engine refuses to replace them (tests/e2e:
+# test_replacing_a_protected_queue_is_refused), so their deletes are never called and never
+# granted. The same round changes, in place, what AWS changes in place: a log group's key.
 
 def _ec2_live(kind: str, rid: str, field: str) -> Callable[[AwsEnv], tuple[str, Any]]:
     """(ARN, `field`) of the one EC2 resource tagged `rid`: one, so the old one is gone."""
@@ -405,13 +407,6 @@ def _ec2_live(kind: str, rid: str, field: str) -> Callable[[AwsEnv], tuple[str, 
 def _role_live(aws: AwsEnv) -> tuple[str, Any]:
     role = aws.client("iam").get_role(RoleName="iq-theory-ecs-execution")["Role"]
     return role["Arn"], role["Path"]
-
-
-def _log_group_live(aws: AwsEnv) -> tuple[str, Any]:
-    (group,) = [g for g in aws.client("logs").describe_log_groups(
-        logGroupNamePrefix="/ecs/iq-theory-frontend")["logGroups"]
-        if g["logGroupName"] == "/ecs/iq-theory-frontend"]
-    return group["arn"].removesuffix(":*"), group.get("kmsKeyId")
 
 
 def _service_live(aws: AwsEnv) -> tuple[str, Any]:
@@ -460,9 +455,6 @@ REPLACES = [
                     "iam:ListInstanceProfilesForRole", "iam:DeleteRole"),
             on_new=("iam:CreateRole", "iam:TagRole", "iam:AttachRolePolicy",
                     "iam:PutRolePolicy", "iam:PassRole")),
-    Replace("logs.LogGroup//ecs/iq-theory-frontend", "kmsKeyId", _kms_key, _log_group_live,
-            on_old=("logs:DeleteLogGroup",),
-            on_new=("logs:CreateLogGroup", "logs:TagResource", "logs:PutRetentionPolicy")),
     # Scaled to 0 (UpdateService), deleted, created. AWS takes an EC2 service only on a
     # task definition compatible with EC2, and no platformVersion with it.
     Replace("ecs.Service/iq-theory-frontend", "launchType", lambda a: "EC2", _service_live,
@@ -472,6 +464,9 @@ REPLACES = [
                   "ecs.TaskDefinition/iq-theory-frontend": {
                       "requiresCompatibilities": ["FARGATE", "EC2"]}}),
 ]
+
+# The log group whose KMS key the round sets, then removes: in place, never a replace.
+IN_PLACE = "logs.LogGroup//ecs/iq-theory-frontend"
 
 # Kinds with an immutable field, unprotected, that the round does not replace, and why.
 # Their delete is not granted.
@@ -517,10 +512,11 @@ def test_protected_kinds_are_never_deleted() -> None:
     """The engine refuses to replace a kind that holds data and does not prune: the
     policy must not make a `protect: false` in git able to destroy one."""
     protected = {kind for kind, driver in DRIVERS.items() if driver.holds_data}
-    assert protected == {"sqs.Queue", "ecr.Repository", "secretsmanager.Secret"}
+    assert protected == {"sqs.Queue", "ecr.Repository", "secretsmanager.Secret",
+                         "logs.LogGroup"}
     policy = load_policy()
     for action in ("sqs:DeleteQueue", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
-                   "secretsmanager:DeleteSecret", "ec2:DeleteVpc"):
+                   "secretsmanager:DeleteSecret", "logs:DeleteLogGroup", "ec2:DeleteVpc"):
         assert not allows(policy, action), action
 
 
@@ -529,7 +525,7 @@ def replace_round(aws: AwsEnv, stack: Stack,
     """Apply git's change of one immutable field per replaceable kind, check each was
     replaced; return the changed stack and the (action, ARN) pairs the replaces reached."""
     old = {r.rid: r.live(aws) for r in REPLACES}
-    edits: dict[str, dict[str, Any]] = {}
+    edits: dict[str, dict[str, Any]] = {IN_PLACE: {"kmsKeyId": _kms_key(aws)}}
     for r in REPLACES:
         edits.setdefault(r.rid, {})[r.immutable] = r.value(aws)
         for rid, fields in r.also.items():
@@ -540,8 +536,12 @@ def replace_round(aws: AwsEnv, stack: Stack,
     assert not pending.changes.refused, [c.id for c in pending.changes.refused]
     actions = {c.id: c.action for c in pending.changes.changes}
     assert {r.rid: actions[r.rid] for r in REPLACES} == {r.rid: "replace" for r in REPLACES}
+    assert actions[IN_PLACE] == "update"
     result = apply(pending)
     assert not result.failed, [(c.id, c.error) for c in result.failed]
+    # ...and the key removed again, the logs kept forever, both in place too.
+    changed = _edited(changed, {IN_PLACE: {"kmsKeyId": "", "retentionInDays": 0}})
+    assert not apply(plan(changed, gateway)).failed
     needed = needed_actions(api_calls_metric() - before)
     reached = []
     for r in REPLACES:
@@ -572,7 +572,7 @@ def measure(aws: AwsEnv) -> tuple[Counter[tuple[str, str]], list[tuple[str, str]
     re-created, the replace round, and a final plan; all in one moto reset. Also the
     (action, ARN) pairs the replace round reached."""
     stack = load_stack(DESIRED / "prod")
-    gateway = aws.gateway()
+    gateway = aws.gateway(KmsAssociations().hooks())  # moto lacks AssociateKmsKey
     before = api_calls_metric()
     created = apply(plan(stack, gateway))
     assert not created.failed, [(c.id, c.error) for c in created.failed]

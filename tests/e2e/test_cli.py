@@ -49,13 +49,13 @@ def test_apply_then_plan_in_processes(prod_aws: AwsEnv) -> None:
     assert "No changes." in plan.stdout
     markdown = run("plan", DESIRED / "prod", "--output", "markdown")
     assert markdown.returncode == 0
-    assert markdown.stdout.startswith("### gitops plan: `iq-theory-prod`")
+    assert markdown.stdout.startswith("### gitops plan: <code>iq-theory-prod</code>")
 
 
 def test_markdown_plan_lists_each_change(prod_aws: AwsEnv) -> None:
     result = run("plan", DESIRED / "prod", "--output", "markdown")
     assert result.returncode == 2
-    assert "| `+` create | `ecs.Service/iq-theory-api` |" in result.stdout
+    assert "| <code>+</code> create | <code>ecs.Service/iq-theory-api</code> |" in result.stdout
     assert "Plan: 21 to create" in result.stdout
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -254,3 +256,60 @@ def test_sigterm_during_an_apply_finishes_the_write_in_flight_and_exits_0(
     # The write in flight finished (the queue exists); nothing after it was started.
     assert proxy.count("CreateService") == 0
     proxy.delays.clear()
+
+
+class Silent:
+    """A loopback port that accepts connections and never answers: a hung AWS endpoint or
+    git server."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        for conn in [*self.held, self.sock]:
+            conn.close()
+
+
+def test_sigterm_while_an_aws_read_hangs_abandons_the_run_and_exits_0(
+        daemons: Daemons, proxy: FaultProxy) -> None:
+    proxy.delays["GetCallerIdentity"] = 120.0  # the run's first AWS call never returns
+    daemon = daemons.start()
+    wait_for(lambda: proxy.count("GetCallerIdentity") >= 1, 30, what="the run to call STS")
+    code, elapsed = daemon.terminate()
+    assert code == 0 and elapsed < 10, elapsed  # was 148 s: 5 attempts of a 30 s read
+    assert daemon.find("shutdown: abandoning the run in flight: it was reading, no write was "
+                       "in progress") is not None
+    proxy.delays.clear()
+
+
+def test_sigterm_while_a_git_fetch_hangs_ends_the_fetch_and_exits_0(daemons: Daemons) -> None:
+    silent = Silent()
+    try:
+        # https: the fixture sets a token, which is never sent over http
+        daemon = daemons.start(GITOPS_REPO=silent.url.replace("http:", "https:") + "/repo.git")
+        wait_for(lambda: silent.held, 30, what="the fetch to connect")
+        code, elapsed = daemon.terminate()
+    finally:
+        silent.close()
+    assert code == 0 and elapsed < 10, elapsed  # was 28 s: the whole git timeout
+    stopped = daemon.find("stopped")
+    assert stopped is not None and stopped["git_processes_ended"] >= 1
+
+
+def test_a_token_written_into_the_repository_url_is_never_printed(daemons: Daemons) -> None:
+    token = "ghp-written-into-the-url"
+    daemon = daemons.start(GITOPS_REPO=f"https://x-access-token:{token}@127.0.0.1:9/repo.git")
+    listening = daemon.find("listening")
+    assert listening is not None and "https://127.0.0.1:9/repo.git" in listening["settings"]
+    wait_for(lambda: daemon.runs("error") >= 1, 30, what="the failed fetch")
+    _, exposed = daemon.get("/metrics")
+    assert daemon.terminate()[0] == 0
+    assert token not in "".join(daemon.raw) and token not in exposed

@@ -224,8 +224,8 @@ def test_normalise_makes_aws_port_defaults_explicit() -> None:
     assert (by_protocol["icmp"]["fromPort"], by_protocol["icmp"]["toPort"]) == (8, -1)
 
 
-def test_normalise_drops_duplicates_and_null_fields() -> None:
-    spec = DRIVER.normalise({"ingress": [RULES[1], dict(RULES[1], toPort=8080)], "egress": None})
+def test_normalise_drops_duplicates() -> None:
+    spec = DRIVER.normalise({"ingress": [RULES[1], dict(RULES[1], toPort=8080)]})
     assert spec == {"ingress": [{"protocol": "tcp", "fromPort": 8080, "toPort": 8080,
                                  "cidrIpv4": "10.0.0.0/16"}]}
 

@@ -127,7 +127,3 @@ def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
     DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
 
 
-def test_normalise_drops_nulls_as_unmanaged() -> None:
-    assert DRIVER.normalise({"cidrBlock": "10.0.0.0/16", "enableDnsHostnames": None}) == {
-        "cidrBlock": "10.0.0.0/16"
-    }

@@ -187,10 +187,8 @@ def test_normalise_canonical_forms() -> None:
     assert spec["repositoryPolicy"]["Statement"][0]["Principal"]["AWS"] == [
         "arn:aws:iam::222222222222:root"]
     assert DRIVER.normalise(spec) == spec, "normalise is idempotent"
-    defaults = DRIVER.normalise({"imageTagMutability": None, "scanOnPush": None,
-                                 "encryptionType": None})
-    assert defaults == {"imageTagMutability": "MUTABLE", "scanOnPush": False,
-                        "encryptionType": "AES256"}, "explicit nulls are AWS's defaults"
+    assert DRIVER.normalise({"lifecyclePolicy": "", "repositoryPolicy": ""}) == {
+        "lifecyclePolicy": None, "repositoryPolicy": None}, '"" asks for no policy'
     assert DRIVER.normalise({"kmsKey": "arn:aws:kms:k"})["encryptionType"] == "KMS"
 
 

@@ -276,7 +276,11 @@ LEAK = "hunter2-s3cr3t"
     ("STRIPE_API_KEY", LEAK, "looks like a secret"),
     ("DATABASE_URL", f"postgres://db.internal/{LEAK}", "looks like a secret"),
     ("REDIS_URL", f"redis://app:{LEAK}@cache:6379/0", "credentials"),
-], ids=["secret", "password", "token", "key", "database_url", "user:pass@"])
+    ("DB_PASSWD", LEAK, "looks like a secret"),
+    ("CACHE_ADDRESS", f"app:{LEAK}@cache:6379", "credentials"),
+    ("REDIS_URL", f"redis://:{LEAK}@cache:6379/0", "credentials"),
+], ids=["secret", "password", "token", "key", "database_url", "user:pass@", "passwd",
+        "user:pass@ without a scheme", "empty user"])
 def test_secret_looking_environment_is_refused(name: str, value: str, says: str) -> None:
     spec = {"containerDefinitions": [api_container(environment=[
         {"name": "AWS_REGION", "value": "us-east-1"}, {"name": name, "value": value}])]}
@@ -292,7 +296,10 @@ def test_secret_looking_environment_is_refused(name: str, value: str, says: str)
 def test_plain_urls_and_secret_references_are_fine() -> None:
     TaskDefinitionSpec.model_validate({"containerDefinitions": [api_container(environment=[
         {"name": "CORS_ORIGINS", "value": "https://app.example.com"},
-        {"name": "API_URL", "value": "https://user@example.com/x"}])]})
+        {"name": "API_URL", "value": "https://user@example.com/x"},
+        {"name": "OPS_EMAIL", "value": "mailto:ops@example.com"},
+        {"name": "UPSTREAM", "value": "git@github.com:iq/theory.git"},
+        {"name": "LISTEN", "value": "0.0.0.0:8080"}])]})
 
 
 def test_container_model_is_strict() -> None:

@@ -6,6 +6,7 @@ import json
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from controller.engine.diff import diff_fields, top_level_fields
 from controller.resources.base import UNKNOWN, Desired, Observed, RunContext, is_unknown
 from controller.resources.iam_role import RoleDriver
 from tests.conftest import TEST_STACK, AwsEnv
+from tests.stacks import write_stack
 
 DRIVER = RoleDriver()
 NAME = "iq-theory-ecs-execution"
@@ -271,14 +273,11 @@ def test_normalise_canonical_forms() -> None:
     spec = DRIVER.normalise({
         "assumeRolePolicyDocument": json.dumps(trust()),
         "description": "",
-        "maxSessionDuration": None,
-        "path": None,
         "managedPolicyArns": [READ_ONLY, EXEC_POLICY, READ_ONLY],
         "inlinePolicies": {"b": allow("x"), "a": json.dumps(allow(["y"]))},
     })
     assert spec["assumeRolePolicyDocument"]["Statement"][0]["Action"] == ["sts:AssumeRole"]
     assert spec["description"] is None, "IAM stores an empty description as none"
-    assert spec["maxSessionDuration"] == 3600 and spec["path"] == "/", "AWS defaults explicit"
     assert spec["managedPolicyArns"] == [READ_ONLY, EXEC_POLICY], "a set: sorted, no duplicates"
     assert [p["PolicyName"] for p in spec["inlinePolicies"]] == ["a", "b"]
     assert spec["inlinePolicies"][0]["PolicyDocument"]["Statement"][0]["Action"] == ["y"]
@@ -289,3 +288,51 @@ def test_normalise_canonical_forms() -> None:
 def test_declaration() -> None:
     assert DRIVER.kind == "iam.Role" and set(DRIVER.attributes) == {"arn", "name"}
     assert DRIVER.immutable == {"path"} and not DRIVER.holds_data
+
+
+# --- replace deletes only what this stack made -------------------------------------------
+
+ROLE_DOC = """
+kind: iam.Role
+name: iq-theory-someone-elses
+spec:
+  path: /service/
+  assumeRolePolicyDocument:
+    Version: "2012-10-17"
+    Statement:
+      - {Effect: Allow, Principal: {Service: ecs-tasks.amazonaws.com}, Action: "sts:AssumeRole"}
+"""
+
+
+@pytest.mark.parametrize(("tags", "says"), [
+    ([{"Key": "owner", "Value": "another-team"}], "carries no gitops:stack tag"),
+    ([{"Key": "gitops:stack", "Value": "iq-theory-dev"},
+      {"Key": "gitops:id", "Value": "iam.Role/iq-theory-someone-elses"}],
+     "belongs to stack 'iq-theory-dev'"),
+], ids=["made by hand", "another stack's"])
+def test_a_replace_never_deletes_a_role_this_stack_did_not_make(
+        aws: AwsEnv, tmp_path: Path, gitops: Any, recorder: Any,
+        tags: list[dict[str, str]], says: str) -> None:
+    iam = aws.client("iam")
+    iam.create_role(RoleName="iq-theory-someone-elses", Path="/", Tags=tags,
+                    AssumeRolePolicyDocument=json.dumps(trust()))
+    stack = write_stack(tmp_path / "s", ROLE_DOC)
+
+    plan = gitops("plan", stack)
+    assert plan.code == 1
+    assert "-/+ iam.Role/iq-theory-someone-elses" in plan.out
+    assert "refused: replacing iam.Role/iq-theory-someone-elses would delete" in plan.out
+    assert says in plan.out
+    assert gitops("apply", stack, "--auto-approve").code == 1
+    assert recorder.writes == []
+    role = iam.get_role(RoleName="iq-theory-someone-elses")["Role"]
+    assert role["Path"] == "/" and role["Tags"] == tags
+
+
+def test_a_replace_of_its_own_role_goes_ahead(aws: AwsEnv, tmp_path: Path, gitops: Any) -> None:
+    stack = write_stack(tmp_path / "s", ROLE_DOC.replace("/service/", "/"))
+    assert gitops("apply", stack, "--auto-approve").code == 0
+    stack = write_stack(tmp_path / "s", ROLE_DOC)
+    assert gitops("apply", stack, "--auto-approve").code == 0
+    assert aws.client("iam").get_role(
+        RoleName="iq-theory-someone-elses")["Role"]["Path"] == "/service/"

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import Desired
+from controller.resources.base import Desired, RunContext
 from controller.resources.logs_loggroup import LogGroupDriver
 from tests.conftest import TEST_STACK, AwsEnv
+from tests.motogaps import KmsAssociations
+from tests.stacks import write_stack
 
 DRIVER = LogGroupDriver()
 NAME = "/ecs/iq-theory-api"
@@ -70,3 +74,95 @@ def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
     aws.client("logs").delete_log_group(logGroupName=NAME)
     assert DRIVER.observe(want, aws.ctx()) is None
     DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
+
+
+# --- the key and the retention change in place; null is never a write ------------------
+
+
+@pytest.fixture
+def kms(monkeypatch: pytest.MonkeyPatch, recorder: Any) -> KmsAssociations:
+    from controller import cli
+
+    associations = KmsAssociations()
+    monkeypatch.setattr(cli, "GATEWAY_HOOKS", [*cli.GATEWAY_HOOKS, *associations.hooks()])
+    return associations
+
+
+def _key(aws: AwsEnv) -> str:
+    return str(aws.client("kms").create_key()["KeyMetadata"]["Arn"])
+
+
+def test_a_key_added_by_hand_is_removed_in_place(aws: AwsEnv, kms: KmsAssociations) -> None:
+    want = desired(kmsKeyId="")
+    ctx = RunContext(aws.gateway(kms.hooks()), TEST_STACK)
+    DRIVER.create(want, ctx)
+    kms.keys[NAME] = _key(aws)  # associated out of band
+    live = DRIVER.observe(want, RunContext(aws.gateway(kms.hooks()), TEST_STACK))
+    assert live is not None
+    changes = diff_fields(want.spec, live.fields)
+    assert [c.path for c in changes] == ["spec.kmsKeyId"]
+    fixed = DRIVER.update(want, live, top_level_fields(changes), ctx)
+    assert diff_fields(want.spec, fixed.fields) == [] and NAME not in kms.keys
+
+
+def test_retention_zero_means_never_expire(aws: AwsEnv) -> None:
+    DRIVER.create(desired(), aws.ctx())
+    want = desired(retentionInDays=0)
+    live = DRIVER.observe(want, aws.ctx())
+    assert live is not None
+    assert [c.path for c in diff_fields(want.spec, live.fields)] == ["spec.retentionInDays"]
+    fixed = DRIVER.update(want, live, ["retentionInDays"], aws.ctx())
+    assert "retentionInDays" not in aws.client("logs").describe_log_groups(
+        logGroupNamePrefix=NAME)["logGroups"][0]
+    assert diff_fields(want.spec, fixed.fields) == []
+
+
+def test_an_unknown_retention_is_a_validation_error() -> None:
+    from pydantic import ValidationError
+
+    from controller.resources.logs_loggroup import LogGroupSpec
+
+    with pytest.raises(ValidationError, match="never expire"):
+        LogGroupSpec.model_validate({"retentionInDays": 2})
+
+
+def test_declaration_protects_the_logs() -> None:
+    assert DRIVER.holds_data and not DRIVER.immutable
+
+
+GROUP = "/bench/app"
+
+
+def _stack(tmp_path: Path, spec: str) -> Path:
+    return write_stack(tmp_path / "s", f"kind: logs.LogGroup\nname: {GROUP}\nspec: {spec}\n")
+
+
+def test_adding_a_key_keeps_the_group_and_its_logs(aws: AwsEnv, tmp_path: Path, gitops: Any,
+                                                   recorder: Any, kms: KmsAssociations) -> None:
+    assert gitops("apply", _stack(tmp_path, "{retentionInDays: 7}"), "--auto-approve").code == 0
+    logs = aws.client("logs")
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="s")
+    logs.put_log_events(logGroupName=GROUP, logStreamName="s",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "kept"}])
+    key = _key(aws)
+
+    stack = _stack(tmp_path, f"{{retentionInDays: 7, kmsKeyId: '{key}'}}")
+    plan = gitops("plan", stack)
+    assert plan.code == 2 and f"~ logs.LogGroup/{GROUP}" in plan.out, plan.out
+    assert gitops("apply", stack, "--auto-approve").code == 0
+    assert ("logs", "DeleteLogGroup") not in recorder.calls
+    assert ("logs", "AssociateKmsKey") in recorder.calls
+    events = logs.get_log_events(logGroupName=GROUP, logStreamName="s")["events"]
+    assert [e["message"] for e in events] == ["kept"]
+    assert gitops("plan", stack).code == 0
+
+
+def test_a_null_field_is_never_a_write(aws: AwsEnv, tmp_path: Path, gitops: Any, recorder: Any,
+                                       kms: KmsAssociations) -> None:
+    stack = _stack(tmp_path, "{retentionInDays: 7, kmsKeyId: null}")
+    assert gitops("apply", stack, "--auto-approve").code == 0
+    kms.keys[GROUP] = _key(aws)  # whatever AWS holds, a null field does not manage it
+    recorder.calls.clear()
+    assert gitops("apply", stack, "--auto-approve").code == 0
+    assert gitops("plan", stack).code == 0
+    assert recorder.writes == []

@@ -189,6 +189,6 @@ def test_prefix_named_secret_is_not_mistaken(aws: AwsEnv) -> None:
 
 
 def test_normalise_makes_generate_defaults_explicit() -> None:
-    spec = DRIVER.normalise({"generate": {"passwordLength": 64}, "kmsKeyId": None})
+    spec = DRIVER.normalise({"generate": {"passwordLength": 64}})
     assert spec == {"generate": {"passwordLength": 64, "excludePunctuation": True}}
     assert DRIVER.normalise(spec) == spec  # idempotent

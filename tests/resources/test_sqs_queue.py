@@ -244,14 +244,15 @@ def test_absent_attributes_read_as_their_meaning() -> None:
     assert live["redrivePolicy"] is None and live["policy"] is None
 
 
-def test_null_numbers_are_unmanaged_and_unknown_refs_survive() -> None:
+def test_empty_means_absent_and_unknown_refs_survive() -> None:
     spec = DRIVER.normalise({
-        "delaySeconds": None,
         "redrivePolicy": {"deadLetterTargetArn": UNKNOWN, "maxReceiveCount": 5},
-        "policy": None,
+        "policy": "",
+        "kmsMasterKeyId": "",
     })
     assert spec == {
         "redrivePolicy": {"deadLetterTargetArn": UNKNOWN, "maxReceiveCount": 5},
         "policy": None,
+        "kmsMasterKeyId": None,
     }
     assert spec["redrivePolicy"]["deadLetterTargetArn"] is UNKNOWN

@@ -1,4 +1,4 @@
-"""GitSource against real repositories: one clone fetched each time, trees from objects."""
+"""GitSource against real repositories: one clone fetched each time, files from objects."""
 
 from __future__ import annotations
 
@@ -115,42 +115,29 @@ def test_a_ref_that_could_pass_for_an_option_is_refused() -> None:
         GitSource("file:///x", "main:other")
 
 
-def test_tree_holds_the_commit_not_local_edits(source: GitSource, repo: Repo) -> None:
+def test_files_are_the_commit_not_local_edits(source: GitSource, repo: Repo,
+                                              tmp_path: Path) -> None:
     sha = source.fetch()
-    committed = (repo.path / "desired/prod/stack.yaml").read_text()
+    committed = (repo.path / "desired/prod/stack.yaml").read_bytes()
     # Uncommitted and untracked edits in the origin's working tree...
     (repo.path / "desired/prod/stack.yaml").write_text("name: edited-but-not-committed\n")
     (repo.path / "desired/prod/untracked.yaml").write_text("kind: x\n")
 
-    tree = source.tree(sha)
-    assert (tree / "desired/prod/stack.yaml").read_text() == committed
-    assert not (tree / "desired/prod/untracked.yaml").exists()
-    assert not (tree / ".git").exists()
+    files = source.files(sha)
+    names = [e.name for e in files.entries("desired/prod") or []]
+    assert names == ["stack.yaml"]
+    assert files.read(["desired/prod/stack.yaml"]) == {"desired/prod/stack.yaml": committed}
     assert source.fetch() == sha  # ...are not commits either
+    # Read from git's objects: nothing was written beside the clone.
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["repo.git"]
 
 
-def test_trees_are_cached_per_commit_and_old_ones_removed(repo: Repo, tmp_path: Path) -> None:
-    source = GitSource(repo.url, cache_dir=tmp_path / "cache", keep_trees=2)
-    shas = [source.fetch()]
-    for n in range(3):
-        repo.commit(f"change {n}", {"desired/prod/n.txt": f"{n}\n"})
-        shas.append(source.fetch())
-    first = source.tree(shas[0])
-    assert source.tree(shas[0]) == first  # cached: the same folder
-    trees = [source.tree(sha) for sha in shas[1:]]
-    assert (trees[-1] / "desired/prod/n.txt").read_text() == "2\n"
-    kept = sorted(p.name for p in (tmp_path / "cache" / "trees").iterdir())
-    assert kept == sorted(shas[-2:])
-    # A removed tree comes back on demand: it is only a cache of git objects.
-    assert (source.tree(shas[0]) / "desired/prod/stack.yaml").is_file()
-
-
-def test_tree_of_an_unknown_commit_is_a_source_error(source: GitSource) -> None:
+def test_files_of_an_unknown_commit_is_a_source_error(source: GitSource) -> None:
     source.fetch()
     with pytest.raises(SourceError, match="not in the local clone"):
-        source.tree("0" * 40)
+        source.files("0" * 40)
     with pytest.raises(SourceError, match="not a commit sha"):
-        source.tree("--output=/tmp/x")
+        source.files("--output=/tmp/x")
 
 
 def test_first_parent_history_skips_the_commits_of_merged_branches(source: GitSource,

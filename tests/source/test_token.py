@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
 import threading
@@ -15,6 +16,7 @@ import pytest
 
 from controller.source import GitSource, SourceError, gitcmd
 from tests.source.repos import Repo
+from tests.source.tls import self_signed, server_context
 
 TOKEN = "tok-SECRET-123"
 
@@ -110,18 +112,56 @@ class GitHttp(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-@pytest.fixture
-def http_repo(repo: Repo) -> Iterator[tuple[str, ThreadingHTTPServer]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GitHttp)
+class Redirect(BaseHTTPRequestHandler):
+    """Sends every request on to `server.target` (another host)."""
+
+    server: Any
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.headers.get("Authorization", ""))
+        self.send_response(302)
+        self.send_header("Location", self.server.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], repo: Repo, *, host: str = "127.0.0.1",
+            tls: tuple[Path, Path] | None = None, target: str = "") -> Iterator[Any]:
+    server = ThreadingHTTPServer((host, 0), handler)
+    if tls is not None:
+        server.socket = server_context(*tls).wrap_socket(server.socket, server_side=True)
     server.root = repo.path.parent  # type: ignore[attr-defined]
     server.seen = []  # type: ignore[attr-defined]
     server.expected = "Basic " + base64.b64encode(  # type: ignore[attr-defined]
         f"x-access-token:{TOKEN}".encode()).decode()
+    server.target = target  # type: ignore[attr-defined]
+    scheme = "https" if tls else "http"
+    server.url = f"{scheme}://{host}:{server.server_address[1]}"  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/{repo.path.name}", server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A certificate git trusts, as it would a real host's."""
+    cert, key = self_signed(tmp_path / "tls")
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(cert))
+    return cert, key
+
+
+@pytest.fixture
+def http_repo(repo: Repo, tls: tuple[Path, Path]) -> Iterator[tuple[str, ThreadingHTTPServer]]:
+    with serving(GitHttp, repo, tls=tls) as server:
+        yield f"{server.url}/{repo.path.name}", server
 
 
 def test_the_token_reaches_the_server_through_the_credential_helper(
@@ -164,3 +204,24 @@ def test_without_a_token_git_fails_instead_of_prompting(
     with pytest.raises(SourceError) as err:
         source.fetch()
     assert "terminal prompts disabled" in str(err.value) or "Authentication" in str(err.value)
+
+
+def test_the_token_is_never_sent_over_plain_http(repo: Repo, tmp_path: Path) -> None:
+    with serving(GitHttp, repo) as server:
+        source = GitSource(f"{server.url}/{repo.path.name}", "main", token=TOKEN,
+                           cache_dir=tmp_path / "cache", timeout=20)
+        with pytest.raises(SourceError):
+            source.fetch()
+    assert server.seen and not [a for a in server.seen if a]  # asked, and never answered
+
+
+def test_the_token_does_not_follow_a_redirect_to_another_host(
+        repo: Repo, tls: tuple[Path, Path], tmp_path: Path) -> None:
+    with serving(GitHttp, repo, host="127.0.0.2", tls=tls) as elsewhere, \
+            serving(Redirect, repo, tls=tls, target=elsewhere.url) as configured:
+        source = GitSource(f"{configured.url}/{repo.path.name}", "main", token=TOKEN,
+                           cache_dir=tmp_path / "cache", timeout=20)
+        with pytest.raises(SourceError):
+            source.fetch()
+    assert configured.seen and elsewhere.seen  # the redirect was followed...
+    assert not [a for a in elsewhere.seen if a]  # ...without the token
