@@ -16,9 +16,10 @@ from typing import NoReturn
 
 from controller import logs, render
 from controller.aws.gateway import AwsGateway, EventHook
+from controller.daemon.settings import VARIABLES
 from controller.engine.changeset import ChangeSet
 from controller.engine.guard import GuardError
-from controller.engine.reconcile import apply, plan
+from controller.engine.reconcile import HoldRule, Plan, apply, plan
 from controller.engine.rollout_wait import rollouts_started, wait_for_rollouts
 from controller.engine.rollouts import (
     ROLLED_BACK,
@@ -26,9 +27,10 @@ from controller.engine.rollouts import (
     RolloutTracker,
 )
 from controller.source import GitSource, SourceError, load_revision
-from controller.spec.issues import ValidationFailed
+from controller.spec.issues import Issue, ValidationFailed
 from controller.spec.loader import load_stack
 from controller.spec.stack import Stack
+from controller.version import package_version
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -44,12 +46,15 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     parser = Parser(prog="gitops", description="Keep AWS equal to the YAML in git.")
+    parser.add_argument("--version", action="version", version=f"gitops {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     v = sub.add_parser("validate", help="check a stack folder; exit 0 valid, 1 invalid")
     _stack_arguments(v)
     p = sub.add_parser("plan", help="show what apply would do; exit 0 in sync, 2 pending, 1 error")
     _stack_arguments(p)
-    p.add_argument("--output", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--output", choices=("text", "json", "markdown"), default="text",
+                   help="json and markdown print a document on every exit, errors included")
+    _colour_argument(p)
     a = sub.add_parser("apply", help="make AWS equal to the stack; exit 0 converged, 1 error")
     _stack_arguments(a)
     a.add_argument("--auto-approve", action="store_true", help="apply without asking")
@@ -58,10 +63,26 @@ def build_parser() -> Parser:
                         "rolled back or times out")
     a.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                    help="how long --wait waits (default 600)")
+    _colour_argument(a)
     sub.add_parser("schema", help="print the JSON Schema of the desired-state format")
-    sub.add_parser("run", help="the daemon: settings from GITOPS_* variables")
+    sub.add_parser("run", help="the daemon: settings from GITOPS_* variables",
+                   description="Reconcile one stack from git on a schedule and on a webhook; "
+                               "serve /metrics, /healthz, /readyz and /webhook.",
+                   epilog=_settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     sub.add_parser("demo", help="the whole loop on an embedded AWS emulator")
     return parser
+
+
+def _settings_help() -> str:
+    width = max(len(name) for name, _, _ in VARIABLES)
+    rows = [f"  {name:<{width}}  {meaning} (default: {default})"
+            for name, default, meaning in VARIABLES]
+    return "settings, from the environment:\n" + "\n".join(rows)
+
+
+def _colour_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-color", action="store_true",
+                         help="no colours (also NO_COLOR=1; never in a pipe)")
 
 
 def _stack_arguments(command: argparse.ArgumentParser) -> None:
@@ -76,22 +97,18 @@ def _stack_arguments(command: argparse.ArgumentParser) -> None:
                          help="the stack folder inside --repo, e.g. desired/prod")
 
 
-def _load_from_git(args: argparse.Namespace) -> Stack | None:
-    """The stack at the tip of --ref; its revision is the commit sha."""
-    if args.repo is None or not args.repo_path:
-        print("error: --repo URL needs --path DIR (the stack folder inside the repository); "
-              "--ref and --path only go with --repo", file=sys.stderr)
-        return None
-    try:
-        source = GitSource(args.repo, args.ref or "main",
-                           token=os.environ.get("GITOPS_GIT_TOKEN") or None)
-        return load_revision(source, source.fetch(), args.repo_path)
-    except (SourceError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return None
+class NoStack(Exception):
+    """There is nothing to plan: the stack is invalid (`issues`) or could not be read."""
+
+    def __init__(self, message: str, issues: Sequence[Issue] = (),
+                 stack: str | None = None) -> None:
+        super().__init__(message)
+        self.issues = list(issues)
+        self.stack = stack
 
 
-def _load(args: argparse.Namespace) -> Stack | None:
+def _load(args: argparse.Namespace) -> Stack:
+    """The stack to work on; raises NoStack, having said why on stderr."""
     try:
         if args.repo is not None or args.repo_path is not None or args.ref is not None:
             return _load_from_git(args)
@@ -99,39 +116,70 @@ def _load(args: argparse.Namespace) -> Stack | None:
     except ValidationFailed as err:
         for issue in err.issues:
             print(str(issue), file=sys.stderr)
-        print(f"{len(err.issues)} error(s): nothing was read from or written to AWS.",
-              file=sys.stderr)
-        return None
+        message = f"{len(err.issues)} error(s): nothing was read from or written to AWS."
+        print(message, file=sys.stderr)
+        raise NoStack(message, err.issues, err.stack) from None
+    except (SourceError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise NoStack(str(err)) from None
 
 
-def _gateway(stack: Stack) -> AwsGateway:
-    return AwsGateway(stack.config.region, hooks=list(GATEWAY_HOOKS))
+def _load_from_git(args: argparse.Namespace) -> Stack:
+    """The stack at the tip of --ref; its revision is the commit sha."""
+    if args.repo is None or not args.repo_path:
+        raise ValueError("--repo URL needs --path DIR (the stack folder inside the "
+                         "repository); --ref and --path only go with --repo")
+    source = GitSource(args.repo, args.ref or "main",
+                       token=os.environ.get("GITOPS_GIT_TOKEN") or None)
+    return load_revision(source, source.fetch(), args.repo_path)
+
+
+def _plan(args: argparse.Namespace, stack: Stack, hold: HoldRule) -> Plan:
+    """plan(), or NoStack when the account guard stops it."""
+    try:
+        return plan(stack, AwsGateway(stack.config.region, hooks=list(GATEWAY_HOOKS)),
+                    hold=hold)
+    except GuardError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise NoStack(str(err), stack=stack.name) from None
+
+
+def _colour(args: argparse.Namespace) -> bool:
+    """Colours on a terminal only, and never with NO_COLOR or --no-color."""
+    return (sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            and not getattr(args, "no_color", False))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     stack = _load(args)
-    if stack is None:
-        return EXIT_ERROR
     print(f"{stack.name}: {len(stack.resources)} resources, valid.", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    stack = _load(args)
-    if stack is None:
-        return EXIT_ERROR
-    try:
-        # A fresh tracker holds what apply would hold: an update ECS rolled back.
-        result = plan(stack, _gateway(stack), hold=RolloutTracker().hold_rule)
-    except GuardError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    cs = result.changes
-    out = {"text": render.text, "json": render.as_json, "markdown": render.markdown}
-    sys.stdout.write(out[args.output](cs))
+    # A fresh tracker holds what apply would hold: an update ECS rolled back.
+    cs = _plan(args, _load(args), RolloutTracker().hold_rule).changes
+    if args.output == "json":
+        sys.stdout.write(render.as_json(cs))
+    elif args.output == "markdown":
+        sys.stdout.write(render.markdown(cs))
+    else:
+        sys.stdout.write(render.text(cs, color=_colour(args)))
     if cs.failed:
         return EXIT_ERROR
     return EXIT_CHANGES if cs.has_changes else EXIT_OK
+
+
+def _no_plan_document(args: argparse.Namespace, err: NoStack) -> None:
+    """`plan --output json|markdown` prints a document on every exit: what went wrong."""
+    output = getattr(args, "output", "text")
+    if args.command != "plan" or output == "text":
+        return
+    writer = render.machine if output == "json" else render.md
+    if err.issues:
+        sys.stdout.write(writer.invalid(err.stack, err.issues))
+    else:
+        sys.stdout.write(writer.failed(err.stack, str(err)))
 
 
 def _confirm(cs: ChangeSet) -> bool:
@@ -145,31 +193,25 @@ def _confirm(cs: ChangeSet) -> bool:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    stack = _load(args)
-    if stack is None:
-        return EXIT_ERROR
     tracker = RolloutTracker()
-    try:
-        result = plan(stack, _gateway(stack), hold=tracker.hold_rule)
-    except GuardError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_ERROR
+    result = _plan(args, _load(args), tracker.hold_rule)
     cs = result.changes
+    colour = _colour(args)
     if cs.failed:
-        sys.stdout.write(render.text(cs))
+        sys.stdout.write(render.text(cs, color=colour))
         print("error: the plan has errors or refused changes: nothing was applied.",
               file=sys.stderr)
         return EXIT_ERROR
     if not cs.has_changes:
-        sys.stdout.write(render.text(cs))
+        sys.stdout.write(render.text(cs, color=colour))
         return EXIT_OK
     if not args.auto_approve:
-        sys.stdout.write(render.text(cs))
+        sys.stdout.write(render.text(cs, color=colour))
         if not _confirm(cs):
             print("Apply cancelled: nothing was written.", file=sys.stderr)
             return EXIT_ERROR
     cs = apply(result)
-    sys.stdout.write(render.text(cs))
+    sys.stdout.write(render.text(cs, color=colour))
     if cs.failed or not args.wait:
         return EXIT_ERROR if cs.failed else EXIT_OK
     states = tracker.states(result)
@@ -216,10 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(json=False)
     try:
         return COMMANDS[args.command](args)
+    except NoStack as err:
+        _no_plan_document(args, err)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return EXIT_ERROR
     except Exception as err:
         report_unexpected(err)
+        _no_plan_document(args, NoStack(f"unexpected {type(err).__name__}: {err}"))
         return EXIT_ERROR
 
 

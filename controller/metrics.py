@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# A `_created` series per counter and histogram doubles /metrics for nothing the alerts
+# or the dashboard read (prometheus-client >= 0.17; the dependency pins >= 0.20).
+disable_created_metrics()
 
 AWS_API_CALLS = Counter(
     "gitops_aws_api_calls_total", "Every AWS API call.", ["service", "operation"]

@@ -7,6 +7,7 @@ across runs: an invalid tip or an unreachable remote never replaces it.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,6 +31,7 @@ from controller.spec.stack import Stack
 log = structlog.get_logger("controller.daemon")
 
 RunResult = Literal["success", "error", "invalid"]
+LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Reconciler:
         self.in_force: Stack | None = None
         self.last_success: float | None = None
         self._drift: dict[tuple[str, str, str], int] = {}
+        self._known_name: str | None = None
         self._revision_series: tuple[str, str] | None = None
 
     # -- the pipeline -------------------------------------------------------------
@@ -87,8 +90,10 @@ class Reconciler:
     def _run(self, started: float, problems: list[str]) -> RunReport:
         invalid = False
         tip = self._fetch(problems)
-        structlog.contextvars.bind_contextvars(
-            stack=self.in_force.name if self.in_force else self.settings.path, revision=tip)
+        # The stack's name (stack.yaml's, as on /metrics) once any revision told it.
+        if self._known_name:
+            structlog.contextvars.bind_contextvars(stack=self._known_name)
+        structlog.contextvars.bind_contextvars(revision=tip)
         if self.stop.requested:  # a shutdown ended the fetch: start nothing new
             log.info("run interrupted by a shutdown")
             return RunReport("error", None, None, ["interrupted by a shutdown"])
@@ -124,6 +129,7 @@ class Reconciler:
         try:
             stack = load_revision(self.source, tip, self.settings.path)
         except ValidationFailed as err:
+            self._known_name = self._known_name or err.stack
             issues = [str(i) for i in err.issues]
             problems.extend(issues)
             log.error("invalid desired state: nothing from this revision is applied",
@@ -133,13 +139,15 @@ class Reconciler:
                 if found is not None:
                     self.in_force = found[1]
                     log.warning("using the newest valid revision", revision=found[0])
-            name = self.in_force.name if self.in_force else self.settings.path
-            self._set_valid(name, False)
+            if self.in_force is not None:
+                self._known_name = self.in_force.name
+            self._set_valid(self._stack_label(), False)
             return False
         if self.in_force is None or self.in_force.revision != tip:
             log.info("revision in force", revision=tip,
                      previous=self.in_force.revision if self.in_force else None)
         self.in_force = stack
+        self._known_name = stack.name
         self._set_valid(stack.name, True)
         return True
 
@@ -160,21 +168,27 @@ class Reconciler:
             changes = planned.changes
         self.tracker.export(stack.name, planned)
         for change in changes.changes:
-            if change.pending:
+            # Writes are logged by the engine as they happen (applied, apply failed,
+            # skipped); what was not written is logged here, once.
+            if change.pending and change.result in (None, "held"):
                 log.info("change", kind=change.kind, name=change.name, action=change.action,
-                         fields=[f.path for f in change.fields],
-                         result=change.result or ("planned" if self.mode == "detect"
-                                                  else None), reason=change.reason)
+                         fields=[f.path for f in change.fields], note=change.note,
+                         result=change.result or "planned", reason=change.reason)
         return changes
 
     # -- bookkeeping --------------------------------------------------------------
+
+    def _stack_label(self) -> str:
+        """The `stack` label: stack.yaml's name once a revision told it; before that (no
+        revision ever read) the stack's path, the only name there is."""
+        return self._known_name or self.settings.path
 
     def _set_valid(self, stack: str, valid: bool) -> None:
         metrics.DESIRED_STATE_VALID.labels(stack=stack).set(1 if valid else 0)
 
     def _finish(self, stack: Stack | None, result: RunResult, started: float,
                 changes: ChangeSet | None, problems: list[str], *, reconciled: bool) -> None:
-        name = stack.name if stack else self.settings.path
+        name = stack.name if stack else self._stack_label()
         duration = time.monotonic() - started
         metrics.RECONCILE_TOTAL.labels(stack=name, result=result).inc()
         metrics.RECONCILE_DURATION.labels(stack=name).observe(duration)
@@ -186,9 +200,11 @@ class Reconciler:
         if stack is not None and changes is not None:
             self._export_drift(stack, changes)
         summary = changes.summary() if changes else {}
-        log.info("reconcile finished", result=result, duration_seconds=round(duration, 3),
-                 api_calls=changes.api_calls if changes else 0, mode=self.mode,
-                 problems=len(problems), **{k: v for k, v in summary.items() if v})
+        level = {"success": "info", "invalid": "warning"}.get(result, "error")
+        log.log(LEVELS[level], "reconcile finished", result=result,
+                duration_seconds=round(duration, 3),
+                api_calls=changes.api_calls if changes else 0, mode=self.mode,
+                problems=len(problems), **{k: v for k, v in summary.items() if v})
         structlog.contextvars.unbind_contextvars("stack", "revision")
 
     def _export_revision(self, stack: Stack) -> None:

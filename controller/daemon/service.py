@@ -11,19 +11,19 @@ import signal
 import sys
 import threading
 import time
-from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 
 import structlog
 
 from controller import logs, metrics
-from controller.daemon.http import Endpoints, HttpServer, make_handler
+from controller.daemon.http import Endpoints, HttpServer, Routes, make_handler
 from controller.daemon.httplimits import Limits
 from controller.daemon.reconciler import Reconciler
 from controller.daemon.scheduler import ReconcileScheduler
-from controller.daemon.settings import Settings, SettingsError, load_settings
+from controller.daemon.settings import Address, Settings, SettingsError, load_settings
 from controller.engine.shutdown import Shutdown
 from controller.source.gitcmd import CHILDREN
+from controller.version import package_version
 
 log = structlog.get_logger("controller.daemon")
 
@@ -33,11 +33,16 @@ WRITE_DEADLINE = 20.0
 RUN_GRACE = 2.0
 
 
-def package_version() -> str:
+class CannotListen(Exception):
+    """A listen address is taken or not allowed; the message names it and its variable."""
+
+
+def _listen(variable: str, address: Address, routes: Routes, limits: Limits) -> HttpServer:
     try:
-        return version("iq-gitops-controller")
-    except PackageNotFoundError:
-        return "unknown"
+        return HttpServer(address, routes, limits)
+    except OSError as err:
+        raise CannotListen(f"cannot listen on {address} ({variable}): "
+                           f"{(err.strerror or str(err)).lower()}") from None
 
 
 class Daemon:
@@ -53,12 +58,12 @@ class Daemon:
                               tracked_ref=settings.ref)
         split = settings.webhook_listen is not None
         limits = Limits.for_process()  # raises the soft open-file limit; both listeners share it
-        self.servers = [HttpServer(settings.listen,
-                                   make_handler(endpoints, status=True, webhook=not split), limits)]
+        self.servers = [_listen("GITOPS_LISTEN", settings.listen,
+                                make_handler(endpoints, status=True, webhook=not split), limits)]
         if settings.webhook_listen is not None:
-            self.servers.append(HttpServer(settings.webhook_listen,
-                                           make_handler(endpoints, status=False, webhook=True),
-                                           limits))
+            self.servers.append(_listen("GITOPS_WEBHOOK_LISTEN", settings.webhook_listen,
+                                        make_handler(endpoints, status=False, webhook=True),
+                                        limits))
 
     @property
     def address(self) -> str:
@@ -119,8 +124,9 @@ def run_daemon() -> int:
         return 1
     try:
         daemon = Daemon(settings)
-    except OSError as err:
-        print(f"error: cannot listen: {err}", file=sys.stderr)
+    except CannotListen as err:
+        log.error("the daemon did not start", error=str(err))
+        print(f"error: {err}", file=sys.stderr)
         return 1
     done = threading.Event()
 

@@ -23,6 +23,22 @@ INTERVAL_RANGE = (1.0, 86400.0)
 GIT_TIMEOUT_RANGE = (1.0, 3600.0)
 
 
+# (variable, default, meaning): DESIGN.md's table, for `gitops run --help`.
+VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("GITOPS_REPO", "required", "git URL (https://, ssh://, file://) or a local repository"),
+    ("GITOPS_REF", "main", "branch or tag to follow"),
+    ("GITOPS_PATH", "required", "stack folder inside the repository, e.g. desired/prod"),
+    ("GITOPS_INTERVAL_SECONDS", "60", "time between reconcile runs (1-86400, +10% jitter)"),
+    ("GITOPS_MODE", "enforce", "enforce applies; detect only plans and reports"),
+    ("GITOPS_LISTEN", ":8080", "/metrics, /healthz, /readyz (and /webhook unless split)"),
+    ("GITOPS_WEBHOOK_LISTEN", "unset", "a separate host:port for /webhook"),
+    ("GITOPS_WEBHOOK_SECRET", "unset", "GitHub HMAC secret / GitLab token; unset: no /webhook"),
+    ("GITOPS_GIT_TOKEN", "unset", "HTTPS token of a private repository; never logged"),
+    ("GITOPS_GIT_TIMEOUT_SECONDS", "30", "limit on one fetch (1-3600)"),
+    ("GITOPS_CACHE_DIR", "a user cache folder", "where the one local clone lives"),
+)
+
+
 class SettingsError(ValueError):
     """A GITOPS_* variable is missing or malformed; the message names it."""
 

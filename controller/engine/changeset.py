@@ -18,7 +18,11 @@ class Change:
     """What plan decided for one resource, and after apply what happened to it.
 
     `reason` explains a change that is refused (protected), held, or blocked;
-    `error` is the AWS or engine error when observing or writing failed.
+    `error` is the AWS or engine error when observing or writing failed; `note` is
+    the kind's word on what the change does in AWS ("new revision", "rolling
+    deployment: api:1 -> new revision"). `before` and `after` hold the changed
+    top-level fields, live and desired (`after` alone, as written, for a create),
+    for people to read; `fields` is the flat list machines read.
     """
 
     kind: str
@@ -30,6 +34,9 @@ class Change:
     held: bool = False
     error: str | None = None
     result: Result | None = None
+    note: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -85,6 +92,8 @@ class ChangeSet:
             }
             if c.reason:
                 entry["reason"] = c.reason
+            if c.note:
+                entry["note"] = c.note
             if c.error:
                 entry["error"] = c.error
             if c.result:

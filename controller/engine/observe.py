@@ -37,6 +37,8 @@ class Node:
     doc: ResourceDoc
     driver: Driver
     desired: Desired | None = None
+    # the spec as written, refs resolved but not normalised: what a plan shows of a create
+    written: dict[str, Any] | None = None
     live: Observed | None = None
     error: str | None = None
     # attrs that are not yet known because this run will change them
@@ -64,7 +66,9 @@ def resolver(nodes: dict[str, Node]) -> Callable[[Ref], Any]:
 
 
 def resolve(node: Node, nodes: dict[str, Node], stack: str) -> Desired:
-    spec = node.driver.normalise(resolve_refs(node.doc.spec, resolver(nodes)))
+    lookup = resolver(nodes)
+    node.written = resolve_refs(node.doc.spec, lookup)
+    spec = node.driver.normalise(resolve_refs(node.doc.spec, lookup))
     if isinstance(spec.get("tags"), dict):
         # Every kind's `tags` is a user map: a tag added by hand is drift.
         spec["tags"] = ExactMap(spec["tags"])

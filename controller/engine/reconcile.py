@@ -18,7 +18,7 @@ from controller import metrics
 from controller.aws.errors import describe_error
 from controller.aws.gateway import AwsGateway
 from controller.aws.tags import not_owned
-from controller.engine.changeset import Change, ChangeSet
+from controller.engine.changeset import Action, Change, ChangeSet
 from controller.engine.diff import FieldChange, diff_fields, top_level_fields
 from controller.engine.guard import check_target
 from controller.engine.observe import Node, build_nodes, observe_wave, pool, resolve
@@ -51,15 +51,23 @@ def decide(node: Node) -> Change:
     if node.live is None or node.live.deleted:
         fields = [FieldChange(f"spec.{k}", None, v) for k, v in desired.spec.items()]
         reason = "restore: deleted out of band, still recoverable" if node.live else None
-        return Change(doc.kind, doc.name, "create", fields, reason=reason)
+        return Change(doc.kind, doc.name, "create", fields, reason=reason,
+                      note=driver.plan_note("create", desired, None, list(desired.spec)),
+                      after=node.written)
     fields = diff_fields(desired.spec, node.live.fields)
     if not fields:
         return Change(doc.kind, doc.name, "no-op")
-    immutable = [f for f in top_level_fields(fields) if f in driver.immutable]
+    top = top_level_fields(fields)
+    before = {k: node.live.fields.get(k) for k in top}
+    after = {k: desired.spec.get(k) for k in top}
+    immutable = [f for f in top if f in driver.immutable]
+    action: Action = "replace" if immutable else "update"
+    change = Change(doc.kind, doc.name, action, fields,
+                    note=driver.plan_note(action, desired, node.live, top),
+                    before=before, after=after)
     if not immutable:
-        return Change(doc.kind, doc.name, "update", fields)
-    change = Change(doc.kind, doc.name, "replace", fields,
-                    reason=f"immutable field(s) changed: {', '.join(immutable)}")
+        return change
+    change.reason = f"immutable field(s) changed: {', '.join(immutable)}"
     protect = doc.policy.protect if doc.policy.protect is not None else driver.holds_data
     if protect:
         change.refused = True
@@ -184,12 +192,12 @@ def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) ->
     if change.action == "error":
         change.result = "error"
         return
+    if not change.pending or change.result:
+        return  # nothing to write: a failed dependency skips nothing here
     if blocked:
         change.result = "skipped"
         change.reason = f"skipped: depends on {', '.join(blocked)}, which failed"
         log.warning("skipped", id=change.id, blocked_by=blocked)
-        return
-    if not change.pending or change.result:
         return
     if change.held:
         change.result = "held"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -96,6 +96,47 @@ class SpecModel(BaseModel):
     """Base of every kind's spec: unknown fields are errors, names are AWS's."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FieldError(ValueError):
+    """A spec validator's error about one field of the model it validates.
+
+    Raised from a model validator (a check that needs several fields: Fargate's
+    cpu with its memory), so that the message points at the line of `path`
+    (relative to that model, e.g. ("memory",)) rather than at the model's.
+    """
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One resource as written and validated, for `Driver.lint`.
+
+    `spec` is the validated spec with values substituted and refs still
+    `${ref:Kind/name.attr}` text; `refs` maps a spec path whose whole value is one
+    ref to the `Kind/name` it names, so a kind can find what a field points at.
+    """
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    refs: dict[tuple[str | int, ...], str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem `Driver.lint` found: `path` is in the document, e.g. ("spec", "cidrBlock")
+    or ("name",); the loader turns it into an issue at that line."""
+
+    path: tuple[str | int, ...]
+    message: str
 
 
 class Policy(BaseModel):
@@ -219,6 +260,13 @@ class Driver(ABC):
         """Put the desired spec in the same canonical form `observe` returns. Pure."""
         return spec
 
+    def lint(self, doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
+        """What AWS would refuse at apply and validation can already tell: checks that
+        need the resource's name or other resources of the stack (`stack`, by id, in
+        the order they were read), e.g. a subnet outside its VPC. Pure, no AWS call;
+        none by default. Checks of the spec alone belong in the spec model."""
+        return []
+
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:  # noqa: B027
         """Batch-read all resources of this kind about to be observed into `ctx.cache`."""
 
@@ -239,6 +287,12 @@ class Driver(ABC):
     @abstractmethod
     def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
         """Delete (replace or prune only). Deleting what is already gone succeeds."""
+
+    def plan_note(self, action: str, desired: Desired, live: Observed | None,
+                  changed: list[str]) -> str | None:
+        """What the change does in AWS, in this kind's words, when the fields alone do not
+        say it (a task definition's update is a new revision). Pure: no AWS call."""
+        return None
 
     def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
         """Every tag of the live resource, ownership tags included: what the engine checks

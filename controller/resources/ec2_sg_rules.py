@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from controller.resources.base import RunContext, SpecModel
+from controller.resources.base import FieldError, RunContext, SpecModel
 from controller.resources.ec2_common import TaggedCollection
+from controller.resources.shapes import Ipv4Cidr, RulePort
 
 # Canonical source keys; the last two only appear on the live side (rules made out of
 # band), so that such a rule shows as a diff and is revoked like any other extra rule.
@@ -31,9 +32,9 @@ class SecurityGroupRule(SpecModel):
     In `egress`, `sourceSecurityGroupId` is the destination group."""
 
     protocol: Literal["tcp", "udp", "icmp", "-1"]
-    fromPort: int | None = Field(default=None, ge=-1, le=65535)
-    toPort: int | None = Field(default=None, ge=-1, le=65535)
-    cidrIpv4: str | None = Field(default=None, description="e.g. 10.0.0.0/16")
+    fromPort: RulePort | None = None
+    toPort: RulePort | None = None
+    cidrIpv4: Ipv4Cidr | None = Field(default=None, description="e.g. 10.0.0.0/16")
     sourceSecurityGroupId: str | None = Field(
         default=None, description="usually ${ref:ec2.SecurityGroup/NAME.id}"
     )
@@ -45,6 +46,11 @@ class SecurityGroupRule(SpecModel):
             raise ValueError("a rule needs exactly one of cidrIpv4 or sourceSecurityGroupId")
         if self.protocol in ("tcp", "udp") and self.fromPort is None:
             raise ValueError(f"a {self.protocol} rule needs fromPort")
+        if (self.protocol in ("tcp", "udp") and self.fromPort is not None
+                and self.toPort is not None and self.toPort < self.fromPort):
+            # AWS refuses a range that runs backwards.
+            raise FieldError(("toPort",), f"the range runs from fromPort up to toPort: "
+                                          f"{self.toPort} is below {self.fromPort}")
         return self
 
 

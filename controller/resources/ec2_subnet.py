@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
 
 from controller.aws.errors import is_not_found
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel, Tags
+from controller.resources.base import (
+    Declared,
+    Desired,
+    Driver,
+    Finding,
+    Observed,
+    RunContext,
+    SpecModel,
+    Tags,
+)
 from controller.resources.ec2_common import (
     TaggedCollection,
     ec2_arn,
@@ -16,6 +26,7 @@ from controller.resources.ec2_common import (
     sync_tags,
     tags_of,
 )
+from controller.resources.shapes import VpcCidr, ipv4_network
 
 SUBNETS = TaggedCollection("describe_subnets", "Subnets", "subnet")
 
@@ -29,7 +40,8 @@ class SubnetSpec(SpecModel):
     """
 
     vpcId: str = Field(description="usually ${ref:ec2.Vpc/NAME.id} (immutable)")
-    cidrBlock: str = Field(description="IPv4 CIDR inside the VPC's block (immutable)")
+    cidrBlock: VpcCidr = Field(description="IPv4 CIDR inside the VPC's block, /16 to /28 "
+                                           "(immutable)")
     availabilityZone: str = Field(description="e.g. us-east-1a (immutable)")
     mapPublicIpOnLaunch: bool | None = Field(
         default=None, description="give instances a public IPv4 address (AWS default false)"
@@ -42,6 +54,9 @@ class SubnetDriver(Driver):
     spec_model = SubnetSpec
     attributes = ("id", "arn")
     immutable = frozenset({"vpcId", "cidrBlock", "availabilityZone"})
+
+    def lint(self, doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
+        return [*_outside_its_vpc(doc, stack), *_overlapping(doc, stack)]
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
         SUBNETS.all(ctx)
@@ -94,3 +109,41 @@ class SubnetDriver(Driver):
             if not is_not_found(err):
                 raise
         SUBNETS.forget(ctx)
+
+
+def _outside_its_vpc(doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
+    """AWS refuses a subnet whose block is not inside its VPC's: known when `vpcId` is a
+    ref to a VPC of the stack and both blocks are written out."""
+    vpc = stack.get(doc.refs.get(("vpcId",), ""))
+    if vpc is None or vpc.kind != "ec2.Vpc":
+        return []
+    mine = ipv4_network(str(doc.spec.get("cidrBlock", "")))
+    outer = ipv4_network(str(vpc.spec.get("cidrBlock", "")))
+    if mine is None or outer is None or mine.subnet_of(outer):
+        return []
+    return [Finding(("spec", "cidrBlock"), f"{mine} is outside {vpc.id}'s block {outer}: a "
+                                           "subnet's block lies inside its VPC's")]
+
+
+def _overlapping(doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
+    """AWS refuses a subnet that overlaps another of the same VPC. Reported on the later
+    of the two, once, naming the earlier."""
+    mine = ipv4_network(str(doc.spec.get("cidrBlock", "")))
+    if mine is None:
+        return []
+    found: list[Finding] = []
+    for other in stack.values():
+        if other.id == doc.id:
+            break
+        if other.kind != doc.kind or _vpc_of(other) != _vpc_of(doc):
+            continue
+        block = ipv4_network(str(other.spec.get("cidrBlock", "")))
+        if block is not None and mine.overlaps(block):
+            found.append(Finding(("spec", "cidrBlock"), f"{mine} overlaps {other.id}'s block "
+                                                        f"{block} in the same VPC"))
+    return found
+
+
+def _vpc_of(doc: Declared) -> str:
+    """What names the subnet's VPC: the resource its ref points at, else the id written."""
+    return doc.refs.get(("vpcId",)) or str(doc.spec.get("vpcId"))

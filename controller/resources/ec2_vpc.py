@@ -16,6 +16,7 @@ from controller.resources.ec2_common import (
     sync_tags,
     tags_of,
 )
+from controller.resources.shapes import VpcCidr
 
 VPCS = TaggedCollection("describe_vpcs", "Vpcs", "vpc")
 
@@ -31,7 +32,8 @@ class VpcSpec(SpecModel):
     """The VPC's `Name` tag is set to the resource's `name` on create; EC2 names are not
     unique, so the controller finds its VPC by the `gitops:stack` and `gitops:id` tags."""
 
-    cidrBlock: str = Field(description="primary IPv4 CIDR, e.g. 10.0.0.0/16 (immutable)")
+    cidrBlock: VpcCidr = Field(description="primary IPv4 CIDR, /16 to /28, e.g. 10.0.0.0/16 "
+                                           "(immutable)")
     enableDnsSupport: bool | None = Field(
         default=None, description="Amazon DNS server resolves names (AWS default true)"
     )

@@ -24,6 +24,7 @@ from controller.resources.base import (
     Tags,
 )
 from controller.resources.policy_documents import normalise_policy, parse_document, policy_json
+from controller.resources.shapes import KmsKey
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ class RepositorySpec(SpecModel):
     encryptionType: Literal["AES256", "KMS", "KMS_DSSE"] | None = Field(
         default=None, description="immutable; AWS default AES256"
     )
-    kmsKey: str | None = Field(
+    kmsKey: KmsKey | None = Field(
         default=None, description="full key ARN (AWS echoes ARNs, not aliases); immutable"
     )
     lifecyclePolicy: dict[str, Any] | str | None = Field(

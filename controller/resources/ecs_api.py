@@ -51,6 +51,11 @@ def _load(names: list[str], fetch: Fetch, chunk: int) -> dict[str, dict[str, Any
     return found
 
 
+def revision_name(arn: str) -> str:
+    """`family:revision` out of a task-definition ARN, as the ECS console shows it."""
+    return arn.rsplit("/", 1)[-1]
+
+
 def ecs_tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     """A tag map as ECS's request shape."""
     return as_key_value_list(tags, key="key", value="value")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from controller.resources.base import SpecModel
+from controller.resources.shapes import ContainerPort, HostPort, SecretSourceArn
 
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|PWD|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
 # `user:password@host`, with or without a scheme, the user possibly empty (`redis://:pw@h`).
@@ -62,12 +63,13 @@ class EnvironmentVariable(StrictModel):
 
 class SecretReference(StrictModel):
     name: str
-    valueFrom: str = Field(description="a Secrets Manager secret ARN (or SSM parameter ARN)")
+    valueFrom: SecretSourceArn = Field(
+        description="a Secrets Manager secret ARN (or SSM parameter ARN)")
 
 
 class PortMapping(StrictModel):
-    containerPort: int
-    hostPort: int | None = Field(default=None, description="equals containerPort under awsvpc")
+    containerPort: ContainerPort
+    hostPort: HostPort | None = Field(default=None, description="equals containerPort under awsvpc")
     protocol: Literal["tcp", "udp"] | None = Field(default=None, description="default tcp")
     name: str | None = None
     appProtocol: Literal["http", "http2", "grpc"] | None = None

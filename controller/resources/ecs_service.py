@@ -32,7 +32,14 @@ from controller.resources.ecs_api import (
     live_user_tags,
     lookup_name,
     prefetch_names,
+    revision_name,
     sync_tags,
+)
+from controller.resources.shapes import (
+    ClusterRef,
+    ContainerPort,
+    TargetGroupArn,
+    TaskDefinitionRef,
 )
 
 DESCRIBE_LIMIT = 10  # describe_services takes at most 10 names per cluster
@@ -44,6 +51,9 @@ UPDATABLE = ("taskDefinition", "desiredCount", "deploymentConfiguration", "netwo
 AWS_DEFAULTS: dict[str, Any] = {"enableExecuteCommand": False, "enableECSManagedTags": False,
                                 "propagateTags": "NONE"}
 GONE_CODES = frozenset({"ServiceNotActiveException"})
+# Fields whose change starts new tasks (a deployment) even with the same revision.
+DEPLOYS = frozenset({"networkConfiguration", "platformVersion", "loadBalancers",
+                     "enableExecuteCommand"})
 
 
 class AwsVpcConfiguration(SpecModel):
@@ -69,18 +79,19 @@ class DeploymentConfiguration(SpecModel):
 
 
 class LoadBalancer(SpecModel):
-    targetGroupArn: str | None = None
+    targetGroupArn: TargetGroupArn | None = None
     loadBalancerName: str | None = None
     containerName: str
-    containerPort: int
+    containerPort: ContainerPort
 
 
 class ServiceSpec(SpecModel):
     """The service is named by the resource's `name`; `cluster` and `launchType` are
     fixed at creation (a change replaces the service)."""
 
-    cluster: str = Field(description="cluster ARN or name, usually ${ref:ecs.Cluster/x.arn}")
-    taskDefinition: str = Field(
+    cluster: ClusterRef = Field(
+        description="cluster ARN or name, usually ${ref:ecs.Cluster/x.arn}")
+    taskDefinition: TaskDefinitionRef = Field(
         description="a revision ARN, usually ${ref:ecs.TaskDefinition/x.arn}")
     desiredCount: int | None = Field(default=None, ge=0)
     launchType: Literal["FARGATE", "EC2", "EXTERNAL"] = Field(
@@ -113,6 +124,23 @@ class ServiceDriver(Driver):
         if isinstance(out.get("loadBalancers"), list):
             out["loadBalancers"] = sorted(out["loadBalancers"], key=_balancer_order)
         return out
+
+    def plan_note(self, action: str, desired: Desired, live: Observed | None,
+                  changed: list[str]) -> str | None:
+        """What ECS will do: a rolling deployment when the tasks change, else scaling."""
+        if action != "update" or live is None:
+            return None
+        if "taskDefinition" in changed:
+            new = desired.spec.get("taskDefinition")
+            target = "new revision" if is_unknown(new) else revision_name(str(new))
+            return (f"rolling deployment: {revision_name(live.attrs['taskDefinitionArn'])} -> "
+                    f"{target}")
+        if set(changed) & DEPLOYS:
+            return "rolling deployment: new tasks of the same revision"
+        if "desiredCount" in changed:
+            return (f"scaling: {live.fields.get('desiredCount')} -> "
+                    f"{desired.spec.get('desiredCount')} tasks")
+        return None
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
         # One describe_services per cluster per ten services.
@@ -241,6 +269,7 @@ def _observed(service: dict[str, Any], desired: Desired) -> Observed:
         fields["tags"] = live_user_tags(service)
     attrs = {"arn": service["serviceArn"], "name": service["serviceName"],
              "clusterArn": service["clusterArn"], "rollout": _rollout(service),
+             "taskDefinitionArn": service["taskDefinition"],
              "deployments": [_deployment(d) for d in service.get("deployments") or []]}
     return Observed(fields=fields, attrs=attrs, tags=live_tags(service))
 

@@ -17,6 +17,7 @@ from controller.aws.errors import error_code
 from controller.resources.base import (
     Desired,
     Driver,
+    FieldError,
     Observed,
     RunContext,
     SpecModel,
@@ -27,6 +28,7 @@ from controller.resources.ecs_api import (
     ecs_tag_list,
     live_tags,
     live_user_tags,
+    revision_name,
     sync_tags,
 )
 from controller.resources.ecs_containers import (
@@ -34,6 +36,7 @@ from controller.resources.ecs_containers import (
     StrictModel,
     canonical_containers,
 )
+from controller.resources.shapes import RoleArn
 
 NetworkMode = Literal["awsvpc", "bridge", "host", "none"]
 Compatibility = Literal["FARGATE", "EC2", "EXTERNAL"]
@@ -42,6 +45,16 @@ DEFAULT_COMPATIBILITIES: list[Compatibility] = ["FARGATE"]
 # Task-level fields read back from a revision (containers and tags are handled apart).
 TASK_FIELDS = ("cpu", "memory", "networkMode", "requiresCompatibilities", "executionRoleArn",
                "taskRoleArn", "runtimePlatform")
+# Fargate's task sizes: cpu units -> the memory (MiB) it runs them with; AWS refuses others.
+FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: range(1024, 4096 + 1, 1024),
+    1024: range(2048, 8192 + 1, 1024),
+    2048: range(4096, 16384 + 1, 1024),
+    4096: range(8192, 30720 + 1, 1024),
+    8192: range(16384, 61440 + 1, 4096),
+    16384: range(32768, 122880 + 1, 8192),
+}
 
 
 class RuntimePlatform(StrictModel):
@@ -61,8 +74,8 @@ class TaskDefinitionSpec(SpecModel):
         default=DEFAULT_NETWORK_MODE, description="default awsvpc (Fargate needs it)")
     requiresCompatibilities: list[Compatibility] = Field(
         default_factory=lambda: list(DEFAULT_COMPATIBILITIES), description="default [FARGATE]")
-    executionRoleArn: str | None = None
-    taskRoleArn: str | None = None
+    executionRoleArn: RoleArn | None = None
+    taskRoleArn: RoleArn | None = None
     runtimePlatform: RuntimePlatform | None = None
     containerDefinitions: list[ContainerDefinition] = Field(min_length=1)
     tags: Tags | None = None
@@ -75,10 +88,40 @@ class TaskDefinitionSpec(SpecModel):
     @model_validator(mode="after")
     def _unique_container_names(self) -> TaskDefinitionSpec:
         names = [c.name for c in self.containerDefinitions]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"container names must be unique: {', '.join(duplicates)}")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise FieldError(("containerDefinitions", i, "name"),
+                                 f"container names must be unique: {name} is also container "
+                                 f"{names.index(name)}")
         return self
+
+    @model_validator(mode="after")
+    def _fargate_size(self) -> TaskDefinitionSpec:
+        if "FARGATE" in self.requiresCompatibilities:
+            check_fargate_size(self.cpu, self.memory)
+        return self
+
+
+def check_fargate_size(cpu: str | None, memory: str | None) -> None:
+    """Raise FieldError unless Fargate runs `cpu` with `memory`: AWS refuses the
+    registration otherwise. Checked only when both are plain numbers ("1 vCPU" and
+    refs are left to AWS)."""
+    if not (cpu and memory and cpu.isdigit() and memory.isdigit()):
+        return
+    allowed = FARGATE_MEMORY.get(int(cpu))
+    if allowed is None:
+        raise FieldError(("cpu",), f"Fargate takes cpu {_sizes(tuple(FARGATE_MEMORY))}, "
+                                   f"not {cpu}")
+    if int(memory) not in allowed:
+        raise FieldError(("memory",), f"Fargate runs cpu {cpu} with memory "
+                                      f"{_sizes(allowed)} (MiB), not {memory}")
+
+
+def _sizes(allowed: range | tuple[int, ...]) -> str:
+    """Sizes as AWS's table reads: "1024 to 4096 in steps of 1024", "512, 1024 or 2048"."""
+    if isinstance(allowed, range):
+        return f"{allowed.start} to {allowed[-1]} in steps of {allowed.step}"
+    return ", ".join(map(str, allowed[:-1])) + f" or {allowed[-1]}"
 
 
 class TaskDefinitionDriver(Driver):
@@ -103,6 +146,16 @@ class TaskDefinitionDriver(Driver):
             out["containerDefinitions"] = canonical_containers(
                 out["containerDefinitions"], out.get("networkMode"))
         return out
+
+    def plan_note(self, action: str, desired: Desired, live: Observed | None,
+                  changed: list[str]) -> str | None:
+        if action == "create":
+            return "first revision"
+        if action == "update" and set(changed) <= {"tags"}:
+            return "tags only: the revision stays"
+        if action == "update" and live is not None:
+            return f"new revision after {revision_name(live.attrs['arn'])}"
+        return None
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
         # No batch describe exists for task definitions: one call per family.

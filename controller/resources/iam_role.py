@@ -28,6 +28,7 @@ from controller.resources.base import (
     Tags,
 )
 from controller.resources.policy_documents import normalise_policy, policy_json
+from controller.resources.shapes import ManagedPolicyArn
 
 PolicyDocument = dict[str, Any] | str
 
@@ -48,7 +49,7 @@ class RoleSpec(SpecModel):
         default=None, ge=3600, le=43200, description="seconds; AWS default 3600"
     )
     path: str | None = Field(default=None, description="e.g. /service/; immutable")
-    managedPolicyArns: list[str] | None = Field(
+    managedPolicyArns: list[ManagedPolicyArn] | None = Field(
         default=None, description="the complete set of attached managed policies"
     )
     inlinePolicies: dict[str, PolicyDocument] | None = Field(

@@ -24,6 +24,7 @@ from controller.resources.base import (
     SpecModel,
     Tags,
 )
+from controller.resources.shapes import KmsKeyArn
 
 # CloudWatch Logs accepts only these retention periods (days).
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -36,7 +37,7 @@ class LogGroupSpec(SpecModel):
     retentionInDays: int | None = Field(
         default=None, description=f"0 (never expire) or one of {RETENTION_DAYS}"
     )
-    kmsKeyId: str | None = Field(
+    kmsKeyId: KmsKeyArn | None = Field(
         default=None, description='KMS key ARN that encrypts the logs; "" for none (in place)')
     tags: Tags | None = None
 

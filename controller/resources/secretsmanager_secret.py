@@ -30,6 +30,7 @@ from controller.resources.base import (
     SpecModel,
     Tags,
 )
+from controller.resources.shapes import KmsKey
 
 # AWS accepts at most 10 values per list_secrets filter.
 _FILTER_BATCH = 10
@@ -57,7 +58,7 @@ class SecretSpec(SpecModel):
     """
 
     description: str | None = None
-    kmsKeyId: str | None = Field(
+    kmsKeyId: KmsKey | None = Field(
         default=None, description="KMS key id, ARN or alias; omit for aws/secretsmanager"
     )
     generate: GenerateSpec | None = None

@@ -14,16 +14,20 @@ plus list_queue_tags when tags are declared.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from controller.aws.errors import is_not_found
 from controller.aws.tags import user_tags
 from controller.resources.base import (
+    Declared,
     Desired,
     Driver,
+    FieldError,
+    Finding,
     NameRule,
     Observed,
     RunContext,
@@ -32,6 +36,7 @@ from controller.resources.base import (
     is_unknown,
 )
 from controller.resources.policy_documents import normalise_policy, policy_json
+from controller.resources.shapes import KmsKey, QueueArn
 
 # spec field -> (SQS attribute, type): the scalars, written as strings.
 _SCALARS: dict[str, tuple[str, type]] = {
@@ -47,12 +52,13 @@ _SCALARS: dict[str, tuple[str, type]] = {
 # fields whose absence is a state AWS can return to: `""` in a spec asks for it, and it
 # is written as "" (SQS's way to clear an attribute)
 _CLEARABLE = frozenset({"kmsMasterKeyId", "redrivePolicy", "policy"})
+FIFO_SUFFIX = ".fifo"
 
 
 class RedrivePolicySpec(SpecModel):
     """Where messages go after `maxReceiveCount` failed receives."""
 
-    deadLetterTargetArn: str = Field(description="usually ${ref:sqs.Queue/<dlq>.arn}")
+    deadLetterTargetArn: QueueArn = Field(description="usually ${ref:sqs.Queue/<dlq>.arn}")
     maxReceiveCount: int = Field(ge=1, le=1000)
 
 
@@ -70,7 +76,7 @@ class QueueSpec(SpecModel):
     receiveMessageWaitTimeSeconds: int | None = Field(default=None, ge=0, le=20)
     fifoQueue: bool | None = Field(default=None, description="immutable: a change replaces")
     contentBasedDeduplication: bool | None = Field(default=None, description="FIFO queues only")
-    kmsMasterKeyId: str | None = None
+    kmsMasterKeyId: KmsKey | None = None
     redrivePolicy: RedrivePolicySpec | Literal[""] | None = Field(
         default=None, description='"" removes it')
     policy: dict[str, Any] | str | None = Field(
@@ -78,6 +84,14 @@ class QueueSpec(SpecModel):
                                   "removes it"
     )
     tags: Tags | None = None
+
+    @model_validator(mode="after")
+    def _deduplication_is_fifo_only(self) -> QueueSpec:
+        # AWS refuses ContentBasedDeduplication on a standard queue.
+        if self.contentBasedDeduplication and not self.fifoQueue:
+            raise FieldError(("contentBasedDeduplication",), "only FIFO queues deduplicate: "
+                             "set fifoQueue: true (with a name ending in .fifo), or drop it")
+        return self
 
 
 class QueueDriver(Driver):
@@ -88,6 +102,9 @@ class QueueDriver(Driver):
     attributes = ("arn", "url", "name")
     immutable = frozenset({"fifoQueue"})
     holds_data = True
+
+    def lint(self, doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
+        return [*_fifo_name(doc), *_dead_letter_type(doc, stack)]
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -224,3 +241,35 @@ def _redrive(value: Any) -> dict[str, Any]:
     if count is not None and not is_unknown(count):
         policy["maxReceiveCount"] = int(count)
     return policy
+
+
+def _fifo_name(doc: Declared) -> list[Finding]:
+    """AWS names FIFO queues, and only them, with `.fifo` at the end: it refuses
+    `fifoQueue: true` on any other name, and a `.fifo` name without it."""
+    named_fifo = doc.name.endswith(FIFO_SUFFIX)
+    fifo = doc.spec.get("fifoQueue") is True
+    if fifo and not named_fifo:
+        return [Finding(("spec", "fifoQueue"), f"a FIFO queue's name ends in .fifo: name it "
+                                               f"{doc.name}{FIFO_SUFFIX}, or drop fifoQueue")]
+    if named_fifo and not fifo:
+        return [Finding(("name",), "a name ending in .fifo is a FIFO queue's: set "
+                                   "spec.fifoQueue: true, or drop .fifo from the name")]
+    return []
+
+
+def _dead_letter_type(doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
+    """AWS refuses a dead-letter queue of the other type (a FIFO queue's is FIFO, a standard
+    queue's standard): known when the redrive target is a ref to a queue of the stack."""
+    path = ("redrivePolicy", "deadLetterTargetArn")
+    target = stack.get(doc.refs.get(path, ""))
+    if target is None or target.kind != doc.kind:
+        return []
+    if _is_fifo(target) == _is_fifo(doc):
+        return []
+    kind = "FIFO" if _is_fifo(doc) else "standard"
+    return [Finding(("spec", *path), f"the dead-letter queue of a {kind} queue is a {kind} "
+                                     f"queue too, and {target.id} is not")]
+
+
+def _is_fifo(doc: Declared) -> bool:
+    return doc.spec.get("fifoQueue") is True or doc.name.endswith(FIFO_SUFFIX)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from controller.source.gitcmd import Git, SourceError, reason
 from controller.spec import limits
-from controller.spec.files import Entry, EntryKind, FileRefused, StackFiles, child
+from controller.spec.files import Entry, EntryKind, FileRefused, NotAFolder, StackFiles, child
 
 # git's modes: a folder, a symlink, a submodule; every other blob is a regular file.
 _KINDS: dict[str, EntryKind] = {"040000": "folder", "120000": "symlink", "160000": "other"}
@@ -38,10 +38,12 @@ class CommitFiles(StackFiles):
         if folder != ".":
             parent, _, name = folder.rpartition("/")
             own = next((e for e in self.entries(parent or ".") or [] if e.name == name), None)
-            if own is None or own.kind not in ("folder", "symlink"):
+            if own is None:
                 return None
             if own.kind == "symlink":
                 raise FileRefused(folder, "a symlink, which is never followed")
+            if own.kind != "folder":
+                raise NotAFolder(folder, "a file" if own.kind == "file" else "a submodule")
         spec = f"{self.sha}:{folder}" if folder != "." else f"{self.sha}^{{tree}}"
         result = self.git.run_bytes(
             ["ls-tree", "-z", "-l", spec], timeout=self.timeout,

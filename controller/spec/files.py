@@ -46,6 +46,19 @@ class FileRefused(Exception):
         super().__init__(f"{path}: {reason}")
 
 
+class NotAFolder(FileRefused):
+    """A folder was asked for and something else is there (`found`: "a file", ...).
+
+    Apart from a missing folder (`entries` returns None) so that the message can
+    say which mistake it is: `desired/prod/stack.yaml` given as the stack, or an
+    include naming a file.
+    """
+
+    def __init__(self, path: str, found: str = "a file") -> None:
+        self.found = found
+        super().__init__(path, f"expected a folder, got {found}")
+
+
 class StackFiles(ABC):
     """A tree of files addressed by POSIX paths relative to its root (`.` is the root)."""
 
@@ -53,8 +66,9 @@ class StackFiles(ABC):
     def entries(self, folder: str) -> list[Entry] | None:
         """The folder's entries, or None when there is no such folder.
 
-        Raises FileRefused when the folder or a folder on the way is a symlink,
-        or it holds more than MAX_FOLDER_ENTRIES entries.
+        Raises NotAFolder when a file is there instead; FileRefused when the folder
+        or a folder on the way is a symlink, or it holds more than MAX_FOLDER_ENTRIES
+        entries.
         """
 
     @abstractmethod
@@ -112,10 +126,11 @@ class LocalFiles(StackFiles):
         path = self._path(folder)
         try:
             mode = path.lstat().st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # the latter: a file on the way
             return None
         if not stat.S_ISDIR(mode):
-            return None
+            raise NotAFolder(self.display(folder),
+                             "a file" if stat.S_ISREG(mode) else "a special file")
         found: list[Entry] = []
         with os.scandir(path) as listing:
             for item in listing:

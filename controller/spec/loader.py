@@ -2,8 +2,10 @@
 
 The pipeline: stack.yaml -> included folders -> YAML documents -> envelope
 check -> values -> per-kind spec model -> names -> refs (dangling, attribute,
-cycles). Each step adds `Issue`s instead of stopping, so a user fixes
-everything in one pass.
+cycles) -> each kind's checks across the stack (`Driver.lint`). Each step adds
+`Issue`s instead of stopping, so a user fixes everything in one pass; root
+causes come first (`issues.Rank`), and a ref that a file not read may explain
+is folded into that file's issue rather than reported on its own (`refs`).
 
 Files come through a `StackFiles` (a confined folder, or a commit's objects)
 and every read is bounded (`limits`): sizes are checked from the listing
@@ -12,6 +14,8 @@ before a byte is read, and YAML is parsed within one node budget per stack.
 
 from __future__ import annotations
 
+import dataclasses
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,48 +23,31 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from controller.resources.base import TAG_SAFE_NAME, Policy
+from controller.resources.base import TAG_SAFE_NAME, Declared, Policy
 from controller.resources.registry import DRIVERS
 from controller.spec import limits
 from controller.spec.files import (
     Entry,
     FileRefused,
+    NotAFolder,
     StackFiles,
     child,
     inside_root,
     local_stack,
 )
-from controller.spec.graph import find_cycle
-from controller.spec.issues import Issue, ValidationFailed
+from controller.spec.issues import Issue, Rank, ValidationFailed
+from controller.spec.model_errors import Where, field_path, model_issues
+from controller.spec.refs import Invalid, Unread, add_notes, check_refs
 from controller.spec.stack import ResourceDoc, Stack, StackConfig
-from controller.spec.substitution import Ref, SubstitutionError, find_refs, substitute_values
+from controller.spec.substitution import SubstitutionError, substitute_values, whole_refs
+from controller.spec.suggest import closest, did_you_mean
 from controller.spec.yamldoc import NodeBudget, YamlDoc, load_documents
 
 ENVELOPE_KEYS = ("kind", "name", "spec", "policy")
 YAML_SUFFIXES = (".yaml", ".yml")
 STACK_FILE = "stack.yaml"
-
-
-def field_path(loc: tuple[str | int, ...]) -> str:
-    """('spec', 'containerDefinitions', 0, 'image') -> spec.containerDefinitions[0].image"""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def pydantic_issues(err: ValidationError, doc: YamlDoc, file: str, base: tuple[str | int, ...],
-                    resource: str | None) -> list[Issue]:
-    issues = []
-    for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        full = (*base, *loc)
-        message = e["msg"]
-        if e["type"] == "extra_forbidden":
-            message = "unknown field"
-        issues.append(Issue(file, doc.line_of(full), message, resource, field_path(full)))
-    return issues
-
+STACK_HINT = "a stack is a folder holding a stack.yaml, e.g. desired/prod"
+INCLUDE_HINT = "includes are folders inside the repository, relative to stack.yaml (e.g. ../base)"
 
 @dataclass
 class _Reading:
@@ -70,6 +57,14 @@ class _Reading:
     issues: list[Issue] = field(default_factory=list)
     budget: NodeBudget = field(default_factory=NodeBudget)
     stack_bytes: int = 0
+    unread: list[Unread] = field(default_factory=list)
+
+    def root_cause(self, issue: Issue, text: str | None = None,
+                   subject: str = "this file") -> None:
+        """Record the issue of a file or folder not read: listed first, and the refs to
+        what it may define are folded into it (`refs.Unread`)."""
+        self.unread.append(Unread(len(self.issues), text, subject))
+        self.issues.append(dataclasses.replace(issue, rank=Rank.FILES))
 
     def texts(self, listed: list[tuple[str, int]]) -> dict[str, str]:
         """The text of each listed (path, size), within the file and stack limits."""
@@ -77,44 +72,64 @@ class _Reading:
         for path, size in listed:
             shown = self.files.display(path)
             if size > limits.MAX_FILE_BYTES:
-                self.issues.append(Issue(shown, 0, f"{limits.size_text(size)}, over the "
-                                         f"{limits.size_text(limits.MAX_FILE_BYTES)} limit of "
-                                         "one file: split it"))
+                self.root_cause(Issue(shown, 0, f"{limits.size_text(size)}, over the "
+                                      f"{limits.size_text(limits.MAX_FILE_BYTES)} limit of "
+                                      "one file: split it"))
                 continue
             if self.stack_bytes + size > limits.MAX_STACK_BYTES:
-                self.issues.append(Issue(shown, 0, "the stack's files together pass the "
-                                         f"{limits.size_text(limits.MAX_STACK_BYTES)} limit of "
-                                         "one stack: this file and the ones after it are not "
-                                         "read"))
+                self.root_cause(Issue(shown, 0, "the stack's files together pass the "
+                                      f"{limits.size_text(limits.MAX_STACK_BYTES)} limit of "
+                                      "one stack: this file and the ones after it are not "
+                                      "read"), subject="the files not read")
                 break
             self.stack_bytes += size
             wanted.append(path)
         out: dict[str, str] = {}
         for path, data in self.files.read(wanted).items():
             if isinstance(data, FileRefused):
-                self.issues.append(Issue(data.path, 0, data.reason))
+                self.root_cause(Issue(data.path, 0, data.reason))
                 continue
             try:
                 out[path] = data.decode("utf-8")
             except UnicodeDecodeError as err:
-                self.issues.append(Issue(self.files.display(path), 0,
-                                         f"not UTF-8 text (byte {err.start}): YAML files are "
-                                         "text"))
+                self.root_cause(Issue(self.files.display(path), 0, f"not UTF-8 text (byte "
+                                      f"{err.start}): YAML files are text"),
+                                text=data.decode("utf-8", errors="replace"))
         return out
 
     def documents(self, path: str, text: str) -> list[YamlDoc]:
         try:
             return load_documents(text, self.budget)
         except yaml.YAMLError as err:
-            self.issues.append(_yaml_issue(self.files.display(path), err))
+            self.root_cause(_yaml_issue(self.files.display(path), err), text=text)
             return []
 
     def entries(self, folder: str) -> list[Entry] | None:
+        """The folder's entries; None, with its issue, when it cannot be listed."""
         try:
             return self.files.entries(folder)
         except FileRefused as err:
-            self.issues.append(Issue(err.path, 0, err.reason))
+            self.root_cause(Issue(err.path, 0, err.reason), subject="this folder")
             return None
+
+
+def _stack_entries(reading: _Reading, folder: str) -> list[Entry] | None:
+    """The stack folder's entries; None with the issue that says what is there instead."""
+    files = reading.files
+    try:
+        entries = files.entries(folder)
+    except NotAFolder as err:
+        parent = posixpath.dirname(folder)
+        hint = (f"give the folder that holds it, {files.display(parent or '.')}"
+                if posixpath.basename(folder) == STACK_FILE else STACK_HINT)
+        reading.root_cause(Issue(err.path, 0, f"{err.reason}: {hint}"))
+        return None
+    except FileRefused as err:
+        reading.root_cause(Issue(err.path, 0, err.reason))
+        return None
+    if entries is None:
+        reading.root_cause(Issue(files.display(folder), 0, f"no such folder: {STACK_HINT}"))
+    return entries
 
 
 def _stack_config(reading: _Reading, folder: str) -> tuple[StackConfig | None, YamlDoc | None]:
@@ -122,10 +137,7 @@ def _stack_config(reading: _Reading, folder: str) -> tuple[StackConfig | None, Y
     files = reading.files
     path = child(folder, STACK_FILE)
     shown = files.display(path)
-    entries = reading.entries(folder)
-    if entries is None and not reading.issues:
-        reading.issues.append(Issue(files.display(folder), 0, "no such folder: a stack is a "
-                                    "folder holding a stack.yaml, e.g. desired/prod"))
+    entries = _stack_entries(reading, folder)
     if entries is None:
         return None, None
     entry = next((e for e in entries if e.name == STACK_FILE), None)
@@ -134,27 +146,34 @@ def _stack_config(reading: _Reading, folder: str) -> tuple[StackConfig | None, Y
                and entry.kind == "symlink" else
                "missing: a stack folder names its stack, region, account, includes and "
                "values there")
-        reading.issues.append(Issue(shown, 0, why))
+        reading.root_cause(Issue(shown, 0, why))
         return None, None
     text = reading.texts([(path, entry.size)]).get(path)
     docs = reading.documents(path, text) if text is not None else []
     if text is None or reading.issues:
         return None, None
     if len(docs) != 1 or not isinstance(docs[0].value, dict):
-        reading.issues.append(Issue(shown, 1, "stack.yaml must hold exactly one mapping"))
+        reading.root_cause(Issue(shown, docs[0].start_line if docs else 0,
+                                 "stack.yaml must hold exactly one mapping"))
         return None, None
     try:
         return StackConfig.model_validate(docs[0].value), docs[0]
     except ValidationError as err:
-        reading.issues.extend(pydantic_issues(err, docs[0], shown, (), None))
+        where = Where(docs[0], shown, (), None, Rank.FILES, show_input=True)
+        reading.issues.extend(model_issues(err, StackConfig, docs[0].value, where))
         return None, None
 
 
 def _yaml_issue(file: str, err: yaml.YAMLError) -> Issue:
+    """The line of the problem, and where the construct it broke started when elsewhere
+    (an unclosed `[` opened lines above the line where YAML noticed)."""
     mark = getattr(err, "problem_mark", None)
     line = mark.line + 1 if mark else 0
     problem = getattr(err, "problem", None) or str(err)
-    return Issue(file, line, f"invalid YAML: {problem}")
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and context_mark is not None and context_mark.line + 1 != line:
+        problem += f" ({context} started at line {context_mark.line + 1})"
+    return Issue(file, line, f"invalid YAML: {problem}", rank=Rank.FILES)
 
 
 def _folders(reading: _Reading, folder: str, config: StackConfig,
@@ -163,49 +182,77 @@ def _folders(reading: _Reading, folder: str, config: StackConfig,
     shown = reading.files.display(child(folder, STACK_FILE))
     folders: list[tuple[str, int | None]] = [(folder, None)]
     if len(config.includes) > limits.MAX_INCLUDES:
-        reading.issues.append(Issue(shown, doc.line_of(("includes",)), f"more than "
-                                    f"{limits.MAX_INCLUDES} includes", field="includes"))
+        reading.root_cause(Issue(shown, doc.line_of(("includes",)), f"more than "
+                                 f"{limits.MAX_INCLUDES} includes", field="includes"),
+                           subject="the includes not read")
         return folders
     for i, include in enumerate(config.includes):
         target = inside_root(folder, include)
         if target is None:
-            reading.issues.append(Issue(
+            reading.root_cause(Issue(
                 shown, doc.line_of(("includes", i)), f"include {include!r} leaves the "
                 "repository: includes are folders inside it, relative to stack.yaml "
-                "(e.g. ../base)", field=f"includes[{i}]"))
+                "(e.g. ../base)", field=f"includes[{i}]"), subject="this include")
         elif target not in [f for f, _ in folders]:
             folders.append((target, i))
     return folders
 
 
+def _include_entries(reading: _Reading, folder: str, include: int, config: StackConfig,
+                     stack_file: str, doc: YamlDoc) -> list[Entry] | None:
+    """An included folder's entries; None with an issue at its line of stack.yaml."""
+    written = config.includes[include]
+    where = (stack_file, doc.line_of(("includes", include)))
+    try:
+        entries = reading.files.entries(folder)
+    except NotAFolder as err:
+        reading.root_cause(Issue(*where, f"include {written!r}: {err.reason}: {INCLUDE_HINT}",
+                                 field=f"includes[{include}]"), subject="this include")
+        return None
+    except FileRefused as err:
+        reading.root_cause(Issue(err.path, 0, err.reason), subject="this folder")
+        return None
+    if entries is None:
+        reading.root_cause(Issue(*where, f"include {written!r}: no such folder"
+                                 + _sibling_folder(reading.files, folder, written),
+                                 field=f"includes[{include}]"), subject="this include")
+    return entries
+
+
+def _sibling_folder(files: StackFiles, folder: str, written: str) -> str:
+    """": did you mean ../base?" when a folder beside the missing one is named like it."""
+    try:
+        around = files.entries(posixpath.dirname(folder) or ".") or []
+    except FileRefused:
+        return ""
+    name = closest(posixpath.basename(folder), [e.name for e in around if e.kind == "folder"])
+    if name is None:
+        return ""
+    return f": did you mean {posixpath.join(posixpath.dirname(written.rstrip('/')), name)}?"
+
+
 def _resource_files(reading: _Reading, folders: list[tuple[str, int | None]],
-                    doc: YamlDoc) -> list[tuple[str, int]]:
+                    config: StackConfig, doc: YamlDoc) -> list[tuple[str, int]]:
     """(path, size) of the YAML files of every folder, in a stable order."""
     found: list[tuple[str, int]] = []
     stack_file = reading.files.display(child(folders[0][0], STACK_FILE))
     for folder, include in folders:
-        issues_before = len(reading.issues)
-        entries = reading.entries(folder)
-        if entries is None:
-            if include is not None and len(reading.issues) == issues_before:
-                reading.issues.append(Issue(
-                    stack_file, doc.line_of(("includes", include)),
-                    f"include {doc.value['includes'][include]!r} is not a folder",
-                    field=f"includes[{include}]"))
-            continue
-        for entry in sorted(entries, key=lambda e: e.name):
+        entries = (reading.entries(folder) if include is None else
+                   _include_entries(reading, folder, include, config, stack_file, doc))
+        for entry in sorted(entries or [], key=lambda e: e.name):
             if not entry.name.endswith(YAML_SUFFIXES) or entry.name == STACK_FILE:
                 continue
             path = child(folder, entry.name)
             if entry.kind == "symlink":
-                reading.issues.append(Issue(reading.files.display(path), 0,
-                                            "a symlink, which is never followed: commit the "
-                                            "file itself"))
+                reading.root_cause(Issue(reading.files.display(path), 0,
+                                         "a symlink, which is never followed: commit the "
+                                         "file itself"))
             elif entry.kind == "file":
                 found.append((path, entry.size))
             if len(found) > limits.MAX_FILES:
-                reading.issues.append(Issue(reading.files.display(folder), 0, f"more than "
-                                            f"{limits.MAX_FILES} YAML files in the stack"))
+                reading.root_cause(Issue(reading.files.display(folder), 0, f"more than "
+                                         f"{limits.MAX_FILES} YAML files in the stack"),
+                                   subject="the files not read")
                 return found[:limits.MAX_FILES]
     return found
 
@@ -218,18 +265,16 @@ def parse_resource(doc: YamlDoc, file: str, config: StackConfig,
         issues.append(Issue(file, doc.start_line, "a resource document is a mapping with "
                                                   "kind, name and spec"))
         return None
-    for key in raw:
-        if key not in ENVELOPE_KEYS:
-            issues.append(Issue(file, doc.line_of((key,)), f"unknown top-level field {key!r} "
-                                f"(allowed: {', '.join(ENVELOPE_KEYS)})"))
     kind, name = raw.get("kind"), raw.get("name")
+    named = isinstance(kind, str) and isinstance(name, str) and bool(name)
+    _unknown_envelope_keys(raw, doc, file, _shown_id(kind, name) if named else None, issues)
     if not isinstance(kind, str) or not isinstance(name, str) or not name:
-        issues.append(Issue(file, doc.start_line, "every resource needs a `kind` and a `name`"))
+        issues.append(Issue(file, doc.line_of(()), "every resource needs a `kind` and a `name`"))
         return None
     driver = DRIVERS.get(kind)
     if driver is None:
-        issues.append(Issue(file, doc.line_of(("kind",)),
-                            f"unknown kind {kind!r} (known: {', '.join(sorted(DRIVERS))})",
+        hint = did_you_mean(kind, DRIVERS) or f" (known: {', '.join(sorted(DRIVERS))})"
+        issues.append(Issue(file, doc.line_of(("kind",)), f"unknown kind {kind!r}{hint}",
                             _shown_id(kind, name)))
         return None
     bad_name = driver.name_rule.check(name)
@@ -247,9 +292,10 @@ def parse_resource(doc: YamlDoc, file: str, config: StackConfig,
         issues.append(Issue(file, doc.line_of(("spec",)), "spec must be a mapping", rid, "spec"))
         return None
     # A failed substitution already has its issue; validating its text would add noise.
-    spec = None if sub_errors else _validated(driver.spec_model, spec_raw, doc, file,
-                                              ("spec",), rid, issues)
-    policy = _validated(Policy, raw.get("policy") or {}, doc, file, ("policy",), rid, issues)
+    spec = None if sub_errors else _validated(driver.spec_model, spec_raw,
+                                              Where(doc, file, ("spec",), rid), issues)
+    policy = _validated(Policy, raw.get("policy") or {}, Where(doc, file, ("policy",), rid),
+                        issues)
     if spec is None or policy is None or sub_errors:
         return None
     return ResourceDoc(kind, name, without_nulls(spec.model_dump(mode="json", exclude_unset=True,
@@ -258,7 +304,17 @@ def parse_resource(doc: YamlDoc, file: str, config: StackConfig,
                        doc.line_of(("kind",)))
 
 
-def _shown_id(kind: str, name: str) -> str:
+def _unknown_envelope_keys(raw: dict[Any, Any], doc: YamlDoc, file: str, shown: str | None,
+                           issues: list[Issue]) -> None:
+    for key in raw:
+        if key not in ENVELOPE_KEYS:
+            issues.append(Issue(file, doc.line_of((key,)), "unknown top-level field"
+                                + did_you_mean(str(key), ENVELOPE_KEYS)
+                                + " (a document holds kind, name, spec and policy)", shown,
+                                field_path((str(key),))))
+
+
+def _shown_id(kind: Any, name: Any) -> str:
     """`Kind/name` for a message about an invalid one: quoted where it holds anything but
     plain characters (a newline, markup), since it is never printed raw."""
     plain = TAG_SAFE_NAME.check(kind) is None and TAG_SAFE_NAME.check(name) is None
@@ -279,50 +335,57 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-def _validated(model: type[BaseModel], raw: Any, doc: YamlDoc, file: str,
-               base: tuple[str | int, ...], rid: str, issues: list[Issue]) -> BaseModel | None:
+def _validated(model: type[BaseModel], raw: Any, where: Where,
+               issues: list[Issue]) -> BaseModel | None:
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        issues.extend(pydantic_issues(err, doc, file, base, rid))
+        issues.extend(model_issues(err, model, raw, where))
         return None
 
 
-def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc],
-               issues: list[Issue], invalid_ids: frozenset[str] = frozenset()) -> None:
-    """Dangling refs, unknown attributes and cycles; records dependency edges.
+def _resources(reading: _Reading, listed: list[tuple[str, int]], texts: dict[str, str],
+               config: StackConfig) -> tuple[list[ResourceDoc], dict[str, YamlDoc], Invalid]:
+    """Every valid resource of the stack's files in order, its document, and what was
+    written but did not validate."""
+    issues = reading.issues
+    resources: list[ResourceDoc] = []
+    docs_by_id: dict[str, YamlDoc] = {}
+    invalid_ids: set[str] = set()
+    unknown_kinds: set[str] = set()
+    for path, _ in listed:
+        if path not in texts:
+            continue
+        shown = reading.files.display(path)
+        for doc in reading.documents(path, texts[path]):
+            res = parse_resource(doc, shown, config, issues)
+            if res is None:
+                raw = doc.value if isinstance(doc.value, dict) else {}
+                invalid_ids.add(f"{raw.get('kind')}/{raw.get('name')}")
+                if raw.get("kind") not in DRIVERS and isinstance(raw.get("name"), str):
+                    unknown_kinds.add(raw["name"])
+                continue
+            if res.id in docs_by_id:
+                first = next(r for r in resources if r.id == res.id)
+                issues.append(Issue(shown, res.line, f"duplicate name: already defined at "
+                                    f"{first.file}:{first.line}", res.id))
+                continue
+            docs_by_id[res.id] = doc
+            resources.append(res)
+    return resources, docs_by_id, Invalid(frozenset(invalid_ids), frozenset(unknown_kinds))
 
-    A ref to a resource that is written but invalid is not reported again as
-    dangling: its own error is the one to fix.
-    """
-    by_id = {r.id: r for r in resources}
+
+def lint(resources: list[ResourceDoc], docs_by_id: dict[str, YamlDoc],
+         issues: list[Issue]) -> None:
+    """Each kind's own checks against the rest of the stack (`Driver.lint`)."""
+    declared = {r.id: Declared(r.kind, r.name, r.spec,
+                               {path: ref.target for path, ref in whole_refs(r.spec).items()})
+                for r in resources}
     for res in resources:
-        doc = lines[res.id]
-        for path, ref in find_refs(res.spec):
-            where = ("spec", *path)
-            at = doc.line_of(where)
-            if not isinstance(ref, Ref):
-                issues.append(Issue(res.file, at, f"malformed ref ${{{ref}}}: write "
-                                    "${ref:Kind/name.attr}", res.id, field_path(where)))
-                continue
-            target = by_id.get(ref.target)
-            if target is None and ref.target in invalid_ids:
-                continue
-            if target is None:
-                issues.append(Issue(res.file, at, f"ref to {ref.target}, which is not in "
-                                    "this stack", res.id, field_path(where)))
-                continue
-            attrs = DRIVERS[ref.kind].attributes
-            if ref.attr not in attrs:
-                issues.append(Issue(res.file, at, f"{ref.kind} has no attribute {ref.attr!r} "
-                                    f"(it has: {', '.join(attrs)})", res.id, field_path(where)))
-                continue
-            res.depends_on.add(ref.target)
-    cycle = find_cycle({r.id: sorted(r.depends_on) for r in resources})
-    if cycle:
-        first = by_id[cycle[0]]
-        issues.append(Issue(first.file, first.line, "reference cycle: " + " -> ".join(cycle),
-                            first.id))
+        doc = docs_by_id[res.id]
+        for finding in DRIVERS[res.kind].lint(declared[res.id], declared):
+            issues.append(Issue(res.file, doc.line_of(finding.path), finding.message, res.id,
+                                field_path(finding.path) or None, Rank.STACK))
 
 
 def load_stack(folder: str | Path, revision: str | None = None) -> Stack:
@@ -340,30 +403,12 @@ def load_stack_files(files: StackFiles, folder: str, revision: str | None = None
     if config is None or config_doc is None:
         raise ValidationFailed(reading.issues)
     folders = _folders(reading, folder, config, config_doc)
-    listed = _resource_files(reading, folders, config_doc)
+    listed = _resource_files(reading, folders, config, config_doc)
     texts = reading.texts(listed)
-    issues = reading.issues
-    resources: list[ResourceDoc] = []
-    docs_by_id: dict[str, YamlDoc] = {}
-    invalid_ids: set[str] = set()
-    for path, _ in listed:
-        if path not in texts:
-            continue
-        shown = files.display(path)
-        for doc in reading.documents(path, texts[path]):
-            res = parse_resource(doc, shown, config, issues)
-            if res is None:
-                raw = doc.value if isinstance(doc.value, dict) else {}
-                invalid_ids.add(f"{raw.get('kind')}/{raw.get('name')}")
-                continue
-            if res.id in docs_by_id:
-                first = next(r for r in resources if r.id == res.id)
-                issues.append(Issue(shown, res.line, f"duplicate name: already defined at "
-                                    f"{first.file}:{first.line}", res.id))
-                continue
-            docs_by_id[res.id] = doc
-            resources.append(res)
-    check_refs(resources, docs_by_id, issues, frozenset(invalid_ids))
-    if issues:
-        raise ValidationFailed(issues)
+    resources, docs_by_id, invalid = _resources(reading, listed, texts, config)
+    check_refs(resources, docs_by_id, reading.issues, invalid, reading.unread)
+    lint(resources, docs_by_id, reading.issues)
+    add_notes(reading.issues, reading.unread)
+    if reading.issues:
+        raise ValidationFailed(reading.issues, stack=config.name)
     return Stack(config, resources, revision, source or files.display(folder))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.resources.base import Unknown
+from controller.spec.suggest import closest
 
 # What users write: `$${` (a literal `${`), `${...}` (a substitution), or an unclosed `${`.
 USER_PIECE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
@@ -88,13 +89,13 @@ def substitute_values(value: Any, values: dict[str, Any],
                       f"${{ref:Kind/name.attr}}, or {LITERAL_HINT}"))
             return False, None
         found: Any = values
+        walked: list[str] = []
         for part in match.group("key").split("."):
             if not isinstance(found, dict) or part not in found:
-                known = ", ".join(sorted(values)) or "none"
-                errors.append(SubstitutionError(
-                    path, f"${{{token}}} is not defined in stack.yaml values (known: {known})"))
+                errors.append(SubstitutionError(path, _undefined(token, values, walked, part)))
                 return False, None
             found = found[part]
+            walked.append(part)
         return True, found
 
     def on_string(text: str, path: Path) -> Any:
@@ -128,6 +129,20 @@ def substitute_values(value: Any, values: dict[str, Any],
     return _strings(value, (), on_string)
 
 
+def _undefined(token: str, values: dict[str, Any], walked: list[str], missing: str) -> str:
+    """Why `${token}` has no value: the closest name at the level where it went missing."""
+    level: Any = values
+    for part in walked:
+        level = level[part]
+    names = [str(k) for k in level] if isinstance(level, dict) else []
+    match = closest(missing, names)
+    if match is not None:
+        return (f"${{{token}}} is not defined in stack.yaml values: did you mean "
+                f"${{values.{'.'.join([*walked, match])}}}?")
+    known = ", ".join(sorted(str(k) for k in values)) or "none"
+    return f"${{{token}}} is not defined in stack.yaml values (known: {known})"
+
+
 def _template_tokens(text: str) -> list[re.Match[str]]:
     return [m for m in TEMPLATE_PIECE.finditer(text) if m.group(1) is not None]
 
@@ -141,6 +156,23 @@ def find_refs(value: Any) -> list[tuple[Path, Ref | str]]:
             token = match.group(1)
             ref = REF.match(token)
             found.append((path, Ref(ref["kind"], ref["name"], ref["attr"]) if ref else token))
+        return text
+
+    _strings(value, (), on_string)
+    return found
+
+
+def whole_refs(value: Any) -> dict[Path, Ref]:
+    """The refs of a template-form `value` that are a whole string, by path: what a field
+    points at (`vpcId: ${ref:ec2.Vpc/main.id}`), for checks across resources."""
+    found: dict[Path, Ref] = {}
+
+    def on_string(text: str, path: Path) -> str:
+        tokens = _template_tokens(text)
+        if len(tokens) == 1 and tokens[0].group(0) == text:
+            ref = REF.match(tokens[0].group(1))
+            if ref:
+                found[path] = Ref(ref["kind"], ref["name"], ref["attr"])
         return text
 
     _strings(value, (), on_string)

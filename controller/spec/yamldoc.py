@@ -13,7 +13,7 @@ iterative, so deep nesting cannot overflow it, and several times faster).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -131,37 +131,49 @@ else:  # pragma: no cover - PyYAML built without libyaml
 
 @dataclass
 class YamlDoc:
-    """One YAML document: its value and a map from value path to 1-based line."""
+    """One YAML document: its value, a map from value path to 1-based line, and the text
+    of each scalar as written (before YAML turned `012` into a number)."""
 
     value: Any
     lines: dict[Path, int]
     start_line: int
+    texts: dict[Path, str] = field(default_factory=dict)
 
     def line_of(self, path: Path) -> int:
-        """The line of `path`, or of its nearest ancestor that has one."""
+        """The line of `path` (a key's own line), or of its nearest ancestor that has one;
+        for the document as a whole, the line of its `kind:`, where users look for a
+        resource, else its first line."""
         while path:
             if path in self.lines:
                 return self.lines[path]
             path = path[:-1]
-        return self.start_line
+        return self.lines.get(("kind",), self.start_line)
+
+    def source(self, path: Path) -> str | None:
+        """The scalar at `path` as written, or None when it is not a scalar."""
+        return self.texts.get(path)
 
 
-def _lines(node: Node, path: Path, out: dict[Path, int]) -> None:
+def _lines(node: Node, path: Path, out: dict[Path, int], texts: dict[Path, str]) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            _lines(value_node, (*path, key), out)
+            _lines(value_node, (*path, key), out, texts)
             out[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
+            _lines(item, (*path, i), out, texts)
+    elif isinstance(node, yaml.ScalarNode):
+        texts[path] = node.value
 
 
 def load_documents(text: str, budget: NodeBudget | None = None) -> list[YamlDoc]:
     """Parse every document of `text` within `budget` (a fresh one by default).
 
-    Raises yaml.YAMLError, with a mark, on bad syntax and on any limit passed.
+    Raises yaml.YAMLError, with a mark, on bad syntax and on any limit passed. A
+    document holding nothing (only comments, or a `---` at the end) declares nothing
+    and is left out.
     """
     loader = BoundedLoader(text, budget or NodeBudget())
     docs: list[YamlDoc] = []
@@ -171,9 +183,11 @@ def load_documents(text: str, budget: NodeBudget | None = None) -> list[YamlDoc]
             if node is None:
                 continue
             lines: dict[Path, int] = {}
-            _lines(node, (), lines)
-            docs.append(YamlDoc(loader.construct_document(node), lines,
-                                node.start_mark.line + 1))
+            texts: dict[Path, str] = {}
+            _lines(node, (), lines, texts)
+            value = loader.construct_document(node)
+            if value is not None:
+                docs.append(YamlDoc(value, lines, node.start_mark.line + 1, texts))
     finally:
         loader.dispose()
     return docs

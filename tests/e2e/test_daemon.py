@@ -67,6 +67,12 @@ def test_drift_is_reported_in_detect_mode_and_corrected_in_enforce_mode(
     assert group["retentionInDays"] == 30
     assert proxy.count("PutRetentionPolicy") == writes_before + 1
     assert enforce.terminate()[0] == 0
+    # The correction is logged once (as the engine wrote it), the plan of detect mode once.
+    logged = [line for line in enforce.lines if line.get("id") == "logs.LogGroup//ecs/iq-theory-api"
+              or line.get("name") == "/ecs/iq-theory-api"]
+    assert [line["event"] for line in logged] == ["applied"], logged
+    planned = [line for line in detect.lines if line.get("event") == "change"]
+    assert planned and all(line["result"] == "planned" for line in planned)
 
 
 def test_invalid_commit_applies_nothing_and_keeps_the_revision_across_a_restart(
@@ -313,3 +319,40 @@ def test_a_token_written_into_the_repository_url_is_never_printed(daemons: Daemo
     _, exposed = daemon.get("/metrics")
     assert daemon.terminate()[0] == 0
     assert token not in "".join(daemon.raw) and token not in exposed
+
+
+def test_the_stack_is_named_the_same_in_every_line_and_failed_runs_log_as_errors(
+        daemons: Daemons, repo: Path) -> None:
+    commit_edit(repo, "desired/base/queues.yaml", "visibilityTimeout: 60",
+                "visibilityTimout: 60", "a typo")
+    daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
+    wait_for(lambda: daemon.runs("invalid") >= 2, 30, what="two invalid runs")
+    assert daemon.terminate()[0] == 0
+    stacks = {line["stack"] for line in daemon.lines if "stack" in line}
+    assert stacks == {STACK}, stacks
+    finished = [line for line in daemon.lines if line.get("event") == "reconcile finished"]
+    assert finished and {line["level"] for line in finished} == {"warning"}
+
+
+def test_a_taken_port_is_named_with_its_variable(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "controller", "run"],
+            env={"PATH": "/usr/bin:/bin", "GITOPS_REPO": "file:///x", "GITOPS_PATH": "p",
+                 "GITOPS_LISTEN": f"127.0.0.1:{port}"},
+            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert (f"error: cannot listen on 127.0.0.1:{port} (GITOPS_LISTEN): address already in use"
+            in result.stderr)
+
+
+def test_metrics_carry_no_created_series(daemons: Daemons) -> None:
+    daemon = daemons.start()
+    wait_for(lambda: daemon.runs("success") >= 1, 60, what="the first run")
+    _, exposed = daemon.get("/metrics")
+    assert "gitops_reconcile_total{" in exposed
+    assert "_created" not in exposed

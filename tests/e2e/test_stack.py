@@ -36,7 +36,7 @@ def test_apply_from_empty_then_plan_shows_no_change(
     assert first["summary"]["create"] == total == 21
     applied = gitops("apply", stack, "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
-    assert f"Apply complete: {total} changed, 0 failed" in applied.out
+    assert f"Apply complete: {total} changed." in applied.out
     code, second = plan_json(gitops, stack)
     assert code == 0, second
     assert second["summary"]["no-op"] == total
@@ -207,7 +207,11 @@ def test_drift_is_planned_with_live_and_desired_then_fixed(
         assert shown["live"] != shown["desired"]
         assert pending[rid]["action"] == "update"
     text = gitops("plan", stack)
-    assert " -> " in text.out and text.code == 2
+    assert text.code == 2
+    for rid, path in drift.expected.items():  # the resource, and the drifted field under it
+        body = text.out.split(f"~ {rid}", 1)[1].split("\n\n", 1)[0]
+        leaf = path.removeprefix("spec.").split(".")[-1].split("[")[0]
+        assert f"{leaf}:" in body and any(s in body for s in (" -> ", "+ ", "- ")), body
     fixed = gitops("apply", stack, "--auto-approve")
     assert fixed.code == 0, fixed.out + fixed.err
     assert gitops("plan", stack).code == 0
@@ -307,7 +311,9 @@ def test_a_failing_resource_skips_its_dependents_only(
     assert "InternalFailure: injected by the test" in result.out
     for dependent in ("sqs.Queue/iq-theory-jobs", "iam.Role/iq-theory-api-task",
                       "ecs.TaskDefinition/iq-theory-api", "ecs.Service/iq-theory-api"):
-        assert f"{dependent}  [skipped]" in result.out, dependent
+        (header,) = [line for line in result.out.splitlines()
+                     if line.split()[:2] == ["+", dependent]]
+        assert header.endswith("[skipped]"), header
     assert "depends on sqs.Queue/iq-theory-jobs-dlq, which failed" in result.out
     ecs = prod_aws.client("ecs")
     live = ecs.describe_services(cluster=CLUSTER, services=["iq-theory-frontend",
@@ -338,17 +344,17 @@ def test_region_mismatch_is_an_error(prod_aws: AwsEnv, gitops: Any, recorder: An
     assert recorder.calls == []
 
 
-def test_replacing_a_protected_queue_is_refused(prod_aws: AwsEnv, gitops: Any, tmp_path: Path,
-                                                recorder: Any) -> None:
+def test_replacing_a_protected_repository_is_refused(prod_aws: AwsEnv, gitops: Any,
+                                                     tmp_path: Path, recorder: Any) -> None:
     desired = copy_desired(tmp_path)
     assert gitops("apply", desired / "prod", "--auto-approve").code == 0
-    queues = desired / "base" / "queues.yaml"
-    queues.write_text(queues.read_text().replace("  visibilityTimeout: 60\n",
-                                                 "  visibilityTimeout: 60\n  fifoQueue: true\n"))
+    repositories = desired / "base" / "ecr.yaml"
+    repositories.write_text(repositories.read_text().replace(
+        "  scanOnPush: true\n", "  scanOnPush: true\n  encryptionType: KMS\n", 1))
     code, report = plan_json(gitops, desired / "prod")
     assert code == 1
     refused = [c for c in report["changes"] if c["action"] == "replace"]
-    assert [c["id"] for c in refused] == ["sqs.Queue/iq-theory-jobs"]
+    assert [c["id"] for c in refused] == ["ecr.Repository/iq-theory-api"]
     assert refused[0]["reason"].startswith("refused")
     recorder.calls.clear()
     result = gitops("apply", desired / "prod", "--auto-approve")

@@ -39,7 +39,7 @@ CASES = [
     ("bad policy", "kind: logs.LogGroup\nname: a\nspec: {}\npolicy:\n  drift: maybe\n",
      "resources.yaml:5: logs.LogGroup/a: policy.drift: Input should be 'correct' or 'report'"),
     ("envelope", "kind: logs.LogGroup\nname: a\nspec: {}\nspecs: {}\n",
-     "resources.yaml:4: unknown top-level field 'specs'"),
+     "resources.yaml:4: logs.LogGroup/a: specs: unknown top-level field: did you mean spec?"),
 ]
 
 

@@ -104,6 +104,6 @@ def test_markdown_has_no_raw_markup_from_its_values() -> None:
 def test_text_output_is_one_line_per_field() -> None:
     out = render.text(hostile_plan())
     assert "\x1b" not in out and "<!--" in out  # shown, escaped where it would act
-    field_lines = [line for line in out.splitlines() if "spec.tags.x" in line]
+    field_lines = [line for line in out.splitlines() if "tags.x" in line]
     assert len(field_lines) == 1
     assert "\\u000a" in field_lines[0]
