@@ -22,6 +22,7 @@ from controller.aws.gateway import AwsGateway
 from controller.emulator import start_moto
 from controller.engine import observe
 from controller.engine.reconcile import apply, plan
+from controller.resources.registry import REGISTRY
 from controller.spec.loader import load_stack
 
 DESIRED = Path(__file__).resolve().parent.parent / "desired" / "prod"
@@ -34,7 +35,7 @@ def main() -> int:
                         help="add this much to every call, as a network round trip to AWS would")
     args = parser.parse_args()
     logs.configure(level="WARNING")
-    stack = load_stack(DESIRED)
+    stack = load_stack(DESIRED, REGISTRY)
     server = start_moto(stack.config.account)
     os.environ.update({"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "bench",
                        "AWS_SECRET_ACCESS_KEY": "bench"})

@@ -19,13 +19,10 @@ from controller.aws.gateway import AwsGateway, EventHook
 from controller.daemon.settings import VARIABLES
 from controller.engine.changeset import ChangeSet
 from controller.engine.guard import GuardError
+from controller.engine.holds import RollbackHolds
 from controller.engine.reconcile import HoldRule, Plan, apply, plan
-from controller.engine.rollout_wait import rollouts_started, wait_for_rollouts
-from controller.engine.rollouts import (
-    ROLLED_BACK,
-    ROLLOUT_KINDS,
-    RolloutTracker,
-)
+from controller.engine.waiting import progressing, wait_for_ready
+from controller.resources.registry import REGISTRY
 from controller.source import GitSource, SourceError, load_revision
 from controller.spec.issues import Issue, ValidationFailed
 from controller.spec.loader import load_stack
@@ -59,8 +56,10 @@ def build_parser() -> Parser:
     _stack_arguments(a)
     a.add_argument("--auto-approve", action="store_true", help="apply without asking")
     a.add_argument("--wait", action="store_true",
-                   help="then wait for the ECS rollouts it started: exit 1 if one fails, is "
-                        "rolled back or times out")
+                   help="then wait until AWS is done (ECS rollouts, databases creating...): "
+                        "exit 1 if one fails, is rolled back or times out")
+    a.add_argument("--allow-prune", type=int, metavar="N",
+                   help="prune up to N resources in this apply, past the stack's pruneLimit")
     a.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                    help="how long --wait waits (default 600)")
     _colour_argument(a)
@@ -112,7 +111,7 @@ def _load(args: argparse.Namespace) -> Stack:
     try:
         if args.repo is not None or args.repo_path is not None or args.ref is not None:
             return _load_from_git(args)
-        return load_stack(args.path)
+        return load_stack(args.path, REGISTRY)
     except ValidationFailed as err:
         for issue in err.issues:
             print(str(issue), file=sys.stderr)
@@ -131,14 +130,14 @@ def _load_from_git(args: argparse.Namespace) -> Stack:
                          "repository); --ref and --path only go with --repo")
     source = GitSource(args.repo, args.ref or "main",
                        token=os.environ.get("GITOPS_GIT_TOKEN") or None)
-    return load_revision(source, source.fetch(), args.repo_path)
+    return load_revision(source, source.fetch(), args.repo_path, REGISTRY)
 
 
 def _plan(args: argparse.Namespace, stack: Stack, hold: HoldRule) -> Plan:
     """plan(), or NoStack when the account guard stops it."""
     try:
         return plan(stack, AwsGateway(stack.config.region, hooks=list(GATEWAY_HOOKS)),
-                    hold=hold)
+                    hold=hold, allow_prune=getattr(args, "allow_prune", None))
     except GuardError as err:
         print(f"error: {err}", file=sys.stderr)
         raise NoStack(str(err), stack=stack.name) from None
@@ -157,8 +156,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    # A fresh tracker holds what apply would hold: an update ECS rolled back.
-    cs = _plan(args, _load(args), RolloutTracker().hold_rule).changes
+    # Fresh holds hold what apply would hold: an update AWS rolled back.
+    cs = _plan(args, _load(args), RollbackHolds().hold_rule).changes
     if args.output == "json":
         sys.stdout.write(render.as_json(cs))
     elif args.output == "markdown":
@@ -193,8 +192,8 @@ def _confirm(cs: ChangeSet) -> bool:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    tracker = RolloutTracker()
-    result = _plan(args, _load(args), tracker.hold_rule)
+    holds = RollbackHolds()
+    result = _plan(args, _load(args), holds.hold_rule)
     cs = result.changes
     colour = _colour(args)
     if cs.failed:
@@ -214,17 +213,26 @@ def cmd_apply(args: argparse.Namespace) -> int:
     sys.stdout.write(render.text(cs, color=colour))
     if cs.failed or not args.wait:
         return EXIT_ERROR if cs.failed else EXIT_OK
-    states = tracker.states(result)
-    held = [c.id for c in cs.changes
-            if c.kind in ROLLOUT_KINDS and states.get(c.name) == ROLLED_BACK]
-    for sid in held:
-        print(f"{sid}: not deployed: ECS rolled its revision back (see the reason above)",
-              file=sys.stderr)
-    started = rollouts_started(cs)
-    print(f"Waiting up to {args.timeout:g} s for {len(started)} ECS rollout(s).", file=sys.stderr)
-    outcomes = wait_for_rollouts(result, started, timeout=args.timeout,
-                                 progress=lambda line: print(line, file=sys.stderr))
-    return EXIT_OK if not held and all(o.ok for o in outcomes.values()) else EXIT_ERROR
+    return _wait(args, result, holds)
+
+
+def _wait(args: argparse.Namespace, result: Plan, holds: RollbackHolds) -> int:
+    """--wait: until everything AWS is still doing is done; exit 1 on a failure, a rollback
+    (one held from before included) or the timeout."""
+    rolled_back = [rid for rid, phase in holds.phases(result).items() if phase == "rolled_back"]
+    for rid in rolled_back:
+        print(f"{rid}: not deployed: AWS rolled it back (see the reason above)", file=sys.stderr)
+    failed = [c for c in result.changes.changes
+              if c.result == "success" and c.progress and c.progress.startswith("failed")]
+    for change in failed:
+        print(f"{change.id}: {change.progress}", file=sys.stderr)
+    waiting = progressing(result)
+    print(f"Waiting up to {args.timeout:g} s for {len(waiting)} resource(s) AWS is still "
+          "working on.", file=sys.stderr)
+    outcomes = wait_for_ready(result, waiting, timeout=args.timeout,
+                              progress=lambda line: print(line, file=sys.stderr))
+    ok = not rolled_back and not failed and all(o.ok for o in outcomes.values())
+    return EXIT_OK if ok else EXIT_ERROR
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from controller.daemon.reconciler import Reconciler
 from controller.daemon.service import Daemon
 from controller.daemon.settings import Address, Settings
 from controller.emulator import EmulatorUnavailable, MotoServer, start_moto
+from controller.resources.registry import REGISTRY as KINDS
 from controller.spec.loader import load_stack
 
 INTERVAL = 3.0
@@ -78,7 +79,7 @@ def sample(name: str, **labels: str) -> float | None:
 
 
 def run_demo() -> int:
-    stack = load_stack(find_desired() / "prod")
+    stack = load_stack(find_desired() / "prod", KINDS)
     try:
         server = start_moto(stack.config.account)
     except EmulatorUnavailable as err:

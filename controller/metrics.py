@@ -50,4 +50,8 @@ ECS_ROLLOUT_STATE = Gauge(
     "gitops_ecs_rollout_state", "1 for the current rollout state of a service.",
     ["stack", "service", "state"],
 )
+ORPHANED = Gauge(
+    "gitops_orphaned_resources",
+    "Owned resources no longer in git (deleted only with prune: true).", ["stack", "kind"],
+)
 BUILD_INFO = Gauge("gitops_build_info", "Always 1; the version label says which.", ["version"])

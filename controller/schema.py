@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.resources.base import Policy
-from controller.resources.registry import DRIVERS
+from controller.model import Policy
+from controller.resources.registry import REGISTRY
 from controller.spec.stack import StackConfig
 
 
@@ -13,23 +13,30 @@ def document_schema() -> dict[str, Any]:
     """A resource document is one of the kinds; each lists the attributes refs may read."""
     variants: list[dict[str, Any]] = []
     defs: dict[str, Any] = {"Policy": Policy.model_json_schema()}
-    for kind, driver in sorted(DRIVERS.items()):
+    for kind, driver in sorted(REGISTRY.items()):
         spec = driver.spec_model.model_json_schema(ref_template="#/$defs/{model}")
         defs.update(spec.pop("$defs", {}))
         spec["x-attributes"] = list(driver.attributes)
         spec["x-immutable"] = sorted(driver.immutable)
         spec["x-holds-data"] = driver.holds_data
+        spec["x-identity"] = driver.identity
         defs[kind] = spec
+        properties: dict[str, Any] = {
+            "kind": {"const": kind},
+            "name": {"type": "string", "minLength": 1, "description": driver.name_rule.text},
+            "spec": {"$ref": f"#/$defs/{kind}"},
+            "policy": {"$ref": "#/$defs/Policy"},
+        }
+        if driver.identity == "tags":
+            properties["adopt"] = {
+                "type": "string", "minLength": 1,
+                "description": "the AWS id of an existing resource to take over (made by hand "
+                               "or another tool); inert once it carries this stack's tags"}
         variants.append({
             "type": "object",
             "additionalProperties": False,
             "required": ["kind", "name", "spec"],
-            "properties": {
-                "kind": {"const": kind},
-                "name": {"type": "string", "minLength": 1},
-                "spec": {"$ref": f"#/$defs/{kind}"},
-                "policy": {"$ref": "#/$defs/Policy"},
-            },
+            "properties": properties,
         })
     stack = StackConfig.model_json_schema()
     return {

@@ -39,3 +39,26 @@ class KmsAssociations:
         for group in parsed.get("logGroups", []):
             if group["logGroupName"] in self.keys:
                 group["kmsKeyId"] = self.keys[group["logGroupName"]]
+
+
+class EcrInTaggingIndex:
+    """moto 5.2.5's Resource Groups Tagging API does not index ECR repositories (AWS does):
+    this after-call hook adds the account's repositories carrying `stack`'s tag to each
+    GetResources answer, read out of band from moto's ECR, as AWS's index would list them."""
+
+    def __init__(self, endpoint: str, stack: str) -> None:
+        import boto3
+
+        self.ecr = boto3.client("ecr", region_name="us-east-1", endpoint_url=endpoint)
+        self.stack = stack
+
+    def hooks(self) -> list[tuple[str, Any]]:
+        return [("after-call.resource-groups-tagging-api.GetResources", self._add)]
+
+    def _add(self, parsed: dict[str, Any], **_: Any) -> None:
+        for page in self.ecr.get_paginator("describe_repositories").paginate():
+            for repo in page["repositories"]:
+                tags = self.ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
+                if {"Key": "gitops:stack", "Value": self.stack} in tags:
+                    parsed.setdefault("ResourceTagMappingList", []).append(
+                        {"ResourceARN": repo["repositoryArn"], "Tags": tags})

@@ -6,7 +6,11 @@ knowledge of which service spells "absent" how lives in one table.
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+# What an AWS call can end with: AWS's answer (ClientError) or botocore's own failures
+# (timeouts, connection errors, an unparsable answer). Drivers catch these, never more.
+AWS_ERRORS = (ClientError, BotoCoreError)
 
 NOT_FOUND_CODES = frozenset(
     {

@@ -13,6 +13,12 @@ def ownership_tags(stack: str, resource_id: str) -> dict[str, str]:
     return {MANAGED_BY_KEY: MANAGED_BY_VALUE, STACK_KEY: stack, ID_KEY: resource_id}
 
 
+def retired_id(resource_id: str) -> str:
+    """The `gitops:id` an old resource carries once a create-first replace has made its
+    successor: still this stack's (an orphan if its delete fails), never taken for it."""
+    return f"{resource_id}~replaced"
+
+
 def as_key_value_list(
     tags: dict[str, str], key: str = "Key", value: str = "Value"
 ) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,10 +20,11 @@ from controller.aws.gateway import AwsGateway
 from controller.daemon.settings import Settings
 from controller.engine.changeset import Change, ChangeSet
 from controller.engine.guard import GuardError
+from controller.engine.holds import RollbackHolds
 from controller.engine.observe import Node
-from controller.engine.reconcile import apply, plan
-from controller.engine.rollouts import RolloutTracker
+from controller.engine.reconcile import Plan, apply, plan
 from controller.engine.shutdown import Shutdown
+from controller.resources.registry import REGISTRY
 from controller.source.git import GitSource, SourceError
 from controller.source.revision import last_good_revision, load_revision
 from controller.spec.issues import ValidationFailed
@@ -44,7 +46,7 @@ class RunReport:
     problems: list[str] = field(default_factory=list)
 
 
-def report_policy_hold(change: Change, node: Node) -> str | None:
+def report_policy_hold(change: Change, node: Node, nodes: Mapping[str, Node]) -> str | None:
     """`policy.drift: report`: the daemon never writes the resource; a person's apply does."""
     if node.doc.policy.drift == "report":
         return "held: policy.drift is report: only a person's `gitops apply` writes it"
@@ -60,7 +62,7 @@ class Reconciler:
         self.source = GitSource(settings.repo, settings.ref, token=settings.git_token,
                                 timeout=settings.git_timeout_seconds,
                                 cache_dir=settings.cache_dir)
-        self.tracker = RolloutTracker()
+        self.holds = RollbackHolds()
         # enforce or detect; read at the start of each run (the demo switches it live)
         self.mode = settings.mode
         self.last_report: RunReport | None = None
@@ -105,7 +107,8 @@ class Reconciler:
             self._finish(None, result, started, None, problems, reconciled=False)
             return RunReport(result, None, None, problems)
         structlog.contextvars.bind_contextvars(stack=stack.name, revision=stack.revision)
-        changes = self._reconcile(stack, problems)
+        # A tip that failed to load never prunes: the revision in force is an older one.
+        changes = self._reconcile(stack, problems, prune=not invalid)
         failed = changes is None or bool(changes.failed)
         result = "invalid" if invalid else ("error" if failed or problems else "success")
         self._finish(stack, result, started, changes, problems, reconciled=not failed)
@@ -127,7 +130,7 @@ class Reconciler:
             self._set_valid(self.in_force.name, True)
             return True
         try:
-            stack = load_revision(self.source, tip, self.settings.path)
+            stack = load_revision(self.source, tip, self.settings.path, REGISTRY)
         except ValidationFailed as err:
             self._known_name = self._known_name or err.stack
             issues = [str(i) for i in err.issues]
@@ -135,7 +138,7 @@ class Reconciler:
             log.error("invalid desired state: nothing from this revision is applied",
                       revision=tip, errors=issues[:20], error_count=len(issues))
             if self.in_force is None:
-                found = last_good_revision(self.source, tip, self.settings.path)
+                found = last_good_revision(self.source, tip, self.settings.path, REGISTRY)
                 if found is not None:
                     self.in_force = found[1]
                     log.warning("using the newest valid revision", revision=found[0])
@@ -151,12 +154,14 @@ class Reconciler:
         self._set_valid(stack.name, True)
         return True
 
-    def _reconcile(self, stack: Stack, problems: list[str]) -> ChangeSet | None:
-        def hold(change: Change, node: Node) -> str | None:
-            return report_policy_hold(change, node) or self.tracker.hold_rule(change, node)
+    def _reconcile(self, stack: Stack, problems: list[str], *,
+                   prune: bool) -> ChangeSet | None:
+        def hold(change: Change, node: Node, nodes: Mapping[str, Node]) -> str | None:
+            return (report_policy_hold(change, node, nodes)
+                    or self.holds.hold_rule(change, node, nodes))
 
         try:
-            planned = plan(stack, AwsGateway(stack.config.region), hold=hold)
+            planned = plan(stack, AwsGateway(stack.config.region), hold=hold, prune=prune)
         except GuardError as err:
             problems.append(str(err))
             log.error("account guard", error=str(err))
@@ -166,7 +171,8 @@ class Reconciler:
             changes = apply(planned, stop=self.stop)
         else:
             changes = planned.changes
-        self.tracker.export(stack.name, planned)
+        self.holds.export(planned)
+        self._export_orphans(planned, changes)
         for change in changes.changes:
             # Writes are logged by the engine as they happen (applied, apply failed,
             # skipped); what was not written is logged here, once.
@@ -206,6 +212,17 @@ class Reconciler:
                 api_calls=changes.api_calls if changes else 0, mode=self.mode,
                 problems=len(problems), **{k: v for k, v in summary.items() if v})
         structlog.contextvars.unbind_contextvars("stack", "revision")
+
+    def _export_orphans(self, planned: Plan, changes: ChangeSet) -> None:
+        """gitops_orphaned_resources: per kind, the owned resources git no longer declares
+        that are still there after this run."""
+        pruned = {c.id for c in changes.changes if c.action == "delete" and c.result == "success"}
+        counts = dict.fromkeys(planned.drivers, 0)
+        for orphan_id, orphan in planned.orphans.items():
+            if orphan_id not in pruned:
+                counts[orphan.kind] += 1
+        for kind, count in counts.items():
+            metrics.ORPHANED.labels(stack=planned.stack.name, kind=kind).set(count)
 
     def _export_revision(self, stack: Stack) -> None:
         series = (stack.name, stack.revision or "")

@@ -8,9 +8,10 @@ from typing import Any, Literal
 
 from controller.engine.diff import FieldChange
 
-Action = Literal["create", "update", "replace", "delete", "no-op", "error"]
+Action = Literal["create", "adopt", "update", "replace", "delete", "no-op", "error"]
 Result = Literal["success", "error", "skipped", "held"]
-ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete", "no-op", "error")
+ACTIONS: tuple[Action, ...] = ("create", "adopt", "update", "replace", "delete", "no-op",
+                               "error")
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Change:
     note: str | None = None
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+    # not ready in AWS: "progressing: creating", "failed: rolled back" (the kind's words)
+    progress: str | None = None
 
     @property
     def id(self) -> str:
@@ -94,6 +97,8 @@ class ChangeSet:
                 entry["reason"] = c.reason
             if c.note:
                 entry["note"] = c.note
+            if c.progress:
+                entry["progress"] = c.progress
             if c.error:
                 entry["error"] = c.error
             if c.result:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from controller.resources.base import ExactMap
+from controller.model import ExactMap
 
 _MISSING = object()
 

@@ -9,25 +9,21 @@ on a thread pool: reads are concurrent, writes (apply) are not.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.aws.errors import describe_error
-from controller.resources.base import (
-    UNKNOWN,
-    Desired,
-    Driver,
-    ExactMap,
-    Observed,
-    RunContext,
-)
-from controller.resources.registry import DRIVERS
+import structlog
+
+from controller.aws.errors import AWS_ERRORS, describe_error
+from controller.model import UNKNOWN, Desired, ExactMap, Observed, Readiness
+from controller.resources.base import Driver, ReplaceOrder, RunContext
 from controller.spec.stack import ResourceDoc
 from controller.spec.substitution import Ref, resolve_refs
 
 MAX_READERS = 8
+log = structlog.get_logger("controller.engine")
 
 
 @dataclass
@@ -44,6 +40,10 @@ class Node:
     # attrs that are not yet known because this run will change them
     pending_attrs: set[str] = field(default_factory=set)
     all_pending: bool = False
+    # how far AWS is with `live` (the driver's word), once read
+    readiness: Readiness | None = None
+    # a replace's order, once decided
+    replace_order: ReplaceOrder | None = None
 
     @property
     def id(self) -> str:
@@ -55,8 +55,8 @@ def resolver(nodes: dict[str, Node]) -> Callable[[Ref], Any]:
 
     def lookup(ref: Ref) -> Any:
         target = nodes[ref.target]
-        if ref.attr == "name" and target.doc.name:
-            return target.doc.name
+        if ref.attr == "name" and target.driver.identity == "name":
+            return target.doc.name  # the AWS name, known before the resource exists
         if target.all_pending or ref.attr in target.pending_attrs or target.live is None:
             return UNKNOWN
         value = target.live.attrs.get(ref.attr)
@@ -91,26 +91,37 @@ def observe_wave(wave: list[Node], nodes: dict[str, Node], ctx: RunContext,
     prefetched.update(new_kinds)
 
     def prefetch(kind: str) -> None:
-        of_kind = [n.desired if n in wave else resolve(n, nodes, ctx.stack)
+        of_kind = [(n.driver, n.desired if n in wave else resolve(n, nodes, ctx.stack))
                    for n in nodes.values() if n.doc.kind == kind]
-        # A failed batch read is not fatal: each observe reports its own error.
-        with contextlib.suppress(Exception):
-            DRIVERS[kind].prefetch([d for d in of_kind if d is not None], ctx)
+        # A failed batch read is remembered by the batch and raised to each observe.
+        with contextlib.suppress(*AWS_ERRORS):
+            of_kind[0][0].prefetch([d for _, d in of_kind if d is not None], ctx)
 
     list(pool.map(prefetch, new_kinds))
-
-    def observe(node: Node) -> None:
-        assert node.desired is not None
-        try:
-            node.live = node.driver.observe(node.desired, ctx)
-        except Exception as err:
-            node.error = describe_error(err)
-
-    list(pool.map(observe, wave))
+    list(pool.map(lambda node: read(node, ctx), wave))
 
 
-def build_nodes(docs: list[ResourceDoc]) -> dict[str, Node]:
-    return {d.id: Node(d, DRIVERS[d.kind]) for d in docs}
+def read(node: Node, ctx: RunContext) -> None:
+    """Observe one node (by `adopt:` id when nothing carries our tags yet), with its tags
+    and readiness; an AWS error becomes the node's error."""
+    assert node.desired is not None
+    try:
+        live = node.driver.observe(node.desired, ctx)
+        if live is None and node.doc.adopt:
+            live = node.driver.find(node.doc.adopt, node.desired, ctx)
+        if live is not None and live.tags is None:
+            live.tags = node.driver.live_tags(node.desired, live, ctx)
+        node.live = live
+        node.readiness = node.driver.readiness(node.desired, live) if live else None
+    except AWS_ERRORS as err:
+        node.error = describe_error(err)
+    except Exception as err:  # a driver's bug fails its resource, not the whole plan
+        log.error("observe failed", id=node.id, exc_info=err)
+        node.error = f"unexpected {type(err).__name__}: {err}"
+
+
+def build_nodes(docs: list[ResourceDoc], drivers: Mapping[str, Driver]) -> dict[str, Node]:
+    return {d.id: Node(d, drivers[d.kind]) for d in docs}
 
 
 def pool() -> ThreadPoolExecutor:

@@ -1,33 +1,51 @@
 """plan() and apply(): the two entry points the CLI and the daemon share.
 
-plan = guard -> observe in waves -> diff -> decide; apply = plan -> refuse or
-write in dependency order, one resource at a time, isolating failures and
-re-checking each write against the desired state.
+plan = guard -> observe in waves -> decide (adopt, update, replace, refuse) ->
+holds -> orphans. apply = refuse or write in dependency order, one resource at
+a time, isolating failures and re-checking each write; then the old resources
+of create-first replaces and the pruned orphans are deleted, dependents first.
+A write AWS finishes later is recorded as progressing, and what needs its
+attributes waits with the driver's words as the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import cast
 
 import structlog
 
 from controller import metrics
 from controller.aws.errors import describe_error
 from controller.aws.gateway import AwsGateway
-from controller.aws.tags import not_owned
-from controller.engine.changeset import Action, Change, ChangeSet
-from controller.engine.diff import FieldChange, diff_fields, top_level_fields
+from controller.aws.tags import ID_KEY, not_owned, retired_id
+from controller.engine.changeset import Change, ChangeSet, Warning
+from controller.engine.decide import decide
+from controller.engine.diff import diff_fields, top_level_fields
 from controller.engine.guard import check_target
 from controller.engine.observe import Node, build_nodes, observe_wave, pool, resolve
+from controller.engine.prune import (
+    Orphan,
+    PruneRules,
+    decide_orphans,
+    deletion_order,
+    find_orphans,
+)
 from controller.engine.shutdown import Shutdown
-from controller.resources.base import Observed, RunContext, is_unknown
+from controller.model import Observed, is_unknown
+from controller.resources.base import Driver, RunContext
 from controller.spec.graph import waves
 from controller.spec.stack import Stack
 
 log = structlog.get_logger("controller.engine")
+
+# Why a pending change must not be written now (policy drift: report, a rolled-back
+# revision...), or None to write it. It sees the node: the resource as written,
+# resolved and observed.
+HoldRule = Callable[[Change, Node, Mapping[str, Node]], "str | None"]
 
 
 @dataclass
@@ -41,39 +59,62 @@ class Plan:
     ctx: RunContext
     started: float
     calls_before: int
+    drivers: Mapping[str, Driver]
+    orphans: dict[str, Orphan] = field(default_factory=dict)
+    # old resources of create-first replaces, deleted once their dependents moved
+    retired: list[tuple[Node, Observed]] = field(default_factory=list)
 
 
-def decide(node: Node) -> Change:
-    """Turn one observed node into a Change (pure: no AWS calls)."""
-    doc, driver, desired = node.doc, node.driver, node.desired
-    if node.error is not None or desired is None:
-        return Change(doc.kind, doc.name, "error", error=node.error)
-    if node.live is None or node.live.deleted:
-        fields = [FieldChange(f"spec.{k}", None, v) for k, v in desired.spec.items()]
-        reason = "restore: deleted out of band, still recoverable" if node.live else None
-        return Change(doc.kind, doc.name, "create", fields, reason=reason,
-                      note=driver.plan_note("create", desired, None, list(desired.spec)),
-                      after=node.written)
-    fields = diff_fields(desired.spec, node.live.fields)
-    if not fields:
-        return Change(doc.kind, doc.name, "no-op")
-    top = top_level_fields(fields)
-    before = {k: node.live.fields.get(k) for k in top}
-    after = {k: desired.spec.get(k) for k in top}
-    immutable = [f for f in top if f in driver.immutable]
-    action: Action = "replace" if immutable else "update"
-    change = Change(doc.kind, doc.name, action, fields,
-                    note=driver.plan_note(action, desired, node.live, top),
-                    before=before, after=after)
-    if not immutable:
-        return change
-    change.reason = f"immutable field(s) changed: {', '.join(immutable)}"
-    protect = doc.policy.protect if doc.policy.protect is not None else driver.holds_data
-    if protect:
-        change.refused = True
-        change.reason = (f"refused: replacing {doc.kind} would destroy its data "
-                         f"({', '.join(immutable)} cannot change in place); set "
-                         "policy.protect: false to allow it")
+def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None,
+         prune: bool = True, allow_prune: int | None = None,
+         drivers: Mapping[str, Driver] | None = None) -> Plan:
+    """Compute what apply would do. Makes no AWS write.
+
+    `hold` may keep a pending change from being applied (the daemon's
+    `policy.drift: report`, a revision AWS rolled back): it stays in the plan,
+    with its reason, and apply leaves it alone. `prune=False` (a tip that failed
+    to load) keeps every orphan; `allow_prune` lifts `pruneLimit` for one apply.
+    `drivers` defaults to the registry the stack was validated against.
+    """
+    started, calls_before = time.monotonic(), aws.total_calls
+    check_target(stack.config, aws)
+    ctx = RunContext(aws, stack.name)
+    kinds = drivers if drivers is not None else cast(Mapping[str, Driver], stack.kinds)
+    nodes = build_nodes(stack.resources, kinds)
+    order = waves({r.id: sorted(r.depends_on) for r in stack.resources})
+    changes: dict[str, Change] = {}
+    prefetched: set[str] = set()
+    with pool() as readers:
+        for wave in order:
+            observe_wave([nodes[i] for i in wave], nodes, ctx, readers, prefetched)
+            for rid in wave:
+                changes[rid] = _decided(nodes[rid], nodes, stack.name, ctx, hold)
+    warnings: list[Warning] = []
+    orphans = find_orphans(kinds, ctx, set(nodes), warnings)
+    rules = PruneRules(prune and stack.config.prune,
+                       allow_prune if allow_prune is not None else stack.config.pruneLimit)
+    deletes = decide_orphans(orphans, rules, warnings)
+    # Dependency order reads like the apply will run: the VPC before its subnets.
+    changeset = ChangeSet(stack.name, stack.revision,
+                          [changes[rid] for wave in order for rid in wave] + deletes, warnings)
+    result = Plan(stack, changeset, nodes, order, ctx, started, calls_before, kinds,
+                  {o.id: o for o in orphans})
+    _finish(result)
+    return result
+
+
+def _decided(node: Node, nodes: Mapping[str, Node], stack: str, ctx: RunContext,
+             hold: HoldRule | None) -> Change:
+    change = decide(node, stack)
+    if change.action == "replace" and not change.refused:
+        _refuse_unless_ours(node, change, ctx)
+    if hold is not None and change.pending and not change.refused:
+        reason = hold(change, node, nodes)
+        if reason:
+            change.held, change.reason = True, reason
+    if node.readiness is not None and not node.readiness.ready:
+        change.progress = f"{node.readiness.state}: {node.readiness.reason}"
+    _mark_pending(node, change)
     return change
 
 
@@ -115,49 +156,9 @@ def _mark_pending(node: Node, change: Change) -> None:
         node.pending_attrs = set(node.driver.changed_by_update)
 
 
-def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None) -> Plan:
-    """Compute what apply would do. Makes no AWS write.
-
-    `hold` may keep a pending change from being applied (the daemon's
-    `policy.drift: report`, a revision ECS rolled back): it stays in the plan,
-    with its reason, and apply leaves it alone.
-    """
-    started, calls_before = time.monotonic(), aws.total_calls
-    check_target(stack.config, aws)
-    ctx = RunContext(aws, stack.name)
-    nodes = build_nodes(stack.resources)
-    order = waves({r.id: sorted(r.depends_on) for r in stack.resources})
-    changes: dict[str, Change] = {}
-    prefetched: set[str] = set()
-    with pool() as readers:
-        for wave in order:
-            observe_wave([nodes[i] for i in wave], nodes, ctx, readers, prefetched)
-            for rid in wave:
-                changes[rid] = decide(nodes[rid])
-                if changes[rid].action == "replace" and not changes[rid].refused:
-                    _refuse_unless_ours(nodes[rid], changes[rid], ctx)
-                if hold is not None and changes[rid].pending and not changes[rid].refused:
-                    reason = hold(changes[rid], nodes[rid])
-                    if reason:
-                        changes[rid].held, changes[rid].reason = True, reason
-                _mark_pending(nodes[rid], changes[rid])
-    # Dependency order reads like the apply will run: the VPC before its subnets.
-    changeset = ChangeSet(stack.name, stack.revision,
-                          [changes[rid] for wave in order for rid in wave])
-    result = Plan(stack, changeset, nodes, order, ctx, started, calls_before)
-    _finish(result)
-    return result
-
-
 def _finish(p: Plan) -> None:
     p.changes.api_calls = p.ctx.aws.total_calls - p.calls_before
     p.changes.duration_seconds = time.monotonic() - p.started
-
-
-# Why a pending change must not be written now (policy drift: report, a rolled-back
-# revision...), or None to write it. It sees the node: the resource as written,
-# resolved and observed.
-HoldRule = Callable[[Change, Node], "str | None"]
 
 
 def apply(p: Plan, *, stop: Shutdown | None = None) -> ChangeSet:
@@ -174,15 +175,32 @@ def apply(p: Plan, *, stop: Shutdown | None = None) -> ChangeSet:
     by_id = {c.id: c for c in cs.changes}
     for wave in p.order:
         for rid in wave:
-            change = by_id[rid]
-            if stop is not None and stop.requested and change.pending and not change.result:
-                change.result = "skipped"
-                change.reason = "skipped: the controller is shutting down"
-                continue
-            with stop.writing(rid) if stop is not None else contextlib.nullcontext():
-                _apply_one(p, p.nodes[rid], change, by_id)
+            if _may_write(by_id[rid], stop):
+                with _writing(stop, rid):
+                    _apply_one(p, p.nodes[rid], by_id[rid], by_id)
+    for node, old in reversed(p.retired):
+        if _may_write(by_id[node.id], stop):
+            with _writing(stop, node.id):
+                _delete_retired(p, node, old, by_id)
+    for change in _prune_order(p, cs):
+        if _may_write(change, stop):
+            with _writing(stop, change.id):
+                _prune(p, change)
     _finish(p)
     return cs
+
+
+def _may_write(change: Change, stop: Shutdown | None) -> bool:
+    """False once a shutdown was asked for: what is left waits for the next run."""
+    if stop is not None and stop.requested and change.pending and change.result is None:
+        change.result = "skipped"
+        change.reason = "skipped: the controller is shutting down"
+        return False
+    return True
+
+
+def _writing(stop: Shutdown | None, rid: str) -> contextlib.AbstractContextManager[None]:
+    return stop.writing(rid) if stop is not None else contextlib.nullcontext()
 
 
 def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) -> None:
@@ -205,26 +223,48 @@ def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) ->
     stale = node.desired is not None and is_unknown(node.desired.spec)
     node.desired = resolve(node, p.nodes, p.stack.name)
     if is_unknown(node.desired.spec):
-        waiting = [d for d in deps if by_id[d].result == "held"]
         change.result = "held"
-        change.reason = f"held: waits for {', '.join(waiting) or 'a dependency'}, which is held"
+        change.reason = "held: waits for " + _waited_for(p, deps, by_id)
         return
     try:
         if stale:
             # Identity may have depended on what was just created: read afresh.
             node.live = node.driver.observe(node.desired, RunContext(p.ctx.aws, p.stack.name))
-        node.live = _write(node, change, p.ctx)
+        node.live = _write(p, node, change)
         node.all_pending = False
         node.pending_attrs = set()
-        change.result = "success"
-        metrics.APPLY_ACTIONS.labels(p.stack.name, node.doc.kind, change.action, "success").inc()
-        log.info("applied", id=change.id, kind=node.doc.kind, name=node.doc.name,
-                 action=change.action, fields=[f.path for f in change.fields])
-    except Exception as err:
-        change.result = "error"
-        change.error = describe_error(err)
-        metrics.APPLY_ACTIONS.labels(p.stack.name, node.doc.kind, change.action, "error").inc()
-        log.error("apply failed", id=change.id, action=change.action, error=change.error)
+        node.readiness = node.driver.readiness(node.desired, node.live)
+        if not node.readiness.ready:
+            change.progress = f"{node.readiness.state}: {node.readiness.reason}"
+        _succeeded(p, node.doc.kind, change)
+    except Exception as err:  # any failure is this resource's: the run goes on
+        _failed(p, node.doc.kind, change, err)
+
+
+def _waited_for(p: Plan, deps: list[str], by_id: dict[str, Change]) -> str:
+    """The dependencies whose attributes are not known yet, and why, in their words."""
+    reasons = []
+    for dep in deps:
+        readiness = p.nodes[dep].readiness
+        if readiness is not None and not readiness.ready:
+            reasons.append(f"{dep}: {readiness.reason or readiness.state}")
+        elif by_id[dep].result == "held":
+            reasons.append(f"{dep}, which is held")
+    return ", ".join(reasons) or "a dependency whose attributes are not known yet"
+
+
+def _succeeded(p: Plan, kind: str, change: Change) -> None:
+    change.result = "success"
+    metrics.APPLY_ACTIONS.labels(p.stack.name, kind, change.action, "success").inc()
+    log.info("applied", id=change.id, kind=kind, name=change.name, action=change.action,
+             fields=[f.path for f in change.fields], progress=change.progress)
+
+
+def _failed(p: Plan, kind: str, change: Change, err: Exception) -> None:
+    change.result = "error"
+    change.error = describe_error(err)
+    metrics.APPLY_ACTIONS.labels(p.stack.name, kind, change.action, "error").inc()
+    log.error("apply failed", id=change.id, action=change.action, error=change.error)
 
 
 class NotConverged(Exception):
@@ -232,35 +272,83 @@ class NotConverged(Exception):
 
 
 class NotOurs(Exception):
-    """A replace found, at apply time, that the live resource is not this stack's."""
+    """A delete found, at apply time, that the live resource is not this stack's."""
 
 
-def _write(node: Node, change: Change, ctx: RunContext) -> Observed:
-    desired, driver = node.desired, node.driver
+def _write(p: Plan, node: Node, change: Change) -> Observed:
+    desired, driver, ctx = node.desired, node.driver, p.ctx
     assert desired is not None
     live = None if node.live is not None and node.live.deleted else node.live
     if live is not None:
         fields = diff_fields(desired.spec, live.fields)
-        if not fields:
+        if not fields and change.action != "adopt":
             return live
         change.fields = fields
+        if change.action == "adopt":
+            # Tags first: from then on it is this stack's, whatever else fails.
+            return _converge(driver.update(desired, live, [*top_level_fields(fields), "tags"],
+                                           ctx), node, ctx)
         if change.action == "replace":
             why = not_ours(node, ctx)  # again, on what is live now, just before the delete
             if why:
                 raise NotOurs(f"not deleted: {why}")
-            driver.delete(desired, live, ctx)
+            if node.replace_order == "create_first":
+                driver.retag(live, {ID_KEY: retired_id(node.id)}, ctx)
+                p.retired.append((node, live))
+            else:
+                driver.delete(live, ctx)
             live = None
     if live is None:
         live = driver.create(desired, ctx)
     else:
         live = driver.update(desired, live, top_level_fields(change.fields), ctx)
+    return _converge(live, node, ctx)
+
+
+def _converge(live: Observed, node: Node, ctx: RunContext) -> Observed:
+    """One more in-place update if the write left fields differing (some APIs drop fields
+    on create: moto's create_service drops deploymentConfiguration); else NotConverged."""
+    desired = node.desired
+    assert desired is not None
     remaining = diff_fields(desired.spec, live.fields)
     if remaining:
-        # Some APIs drop fields on create (moto's create_service drops
-        # deploymentConfiguration): one in-place update in the same run.
-        live = driver.update(desired, live, top_level_fields(remaining), ctx)
+        live = node.driver.update(desired, live, top_level_fields(remaining), ctx)
         remaining = diff_fields(desired.spec, live.fields)
     if remaining:
         raise NotConverged("still differs after the write: "
                            + ", ".join(f.path for f in remaining))
     return live
+
+
+def _delete_retired(p: Plan, node: Node, old: Observed, by_id: dict[str, Change]) -> None:
+    """The old resource of a create-first replace, now that dependents use the new one."""
+    change = by_id[node.id]
+    try:
+        node.driver.delete(old, p.ctx)
+    except Exception as err:
+        change.result = "error"
+        change.error = (f"the new {node.id} is in place; the old one (now tagged "
+                        f"{retired_id(node.id)}) could not be deleted: {describe_error(err)}")
+        log.error("apply failed", id=node.id, action="replace", error=change.error)
+
+
+def _prune_order(p: Plan, cs: ChangeSet) -> list[Change]:
+    """Pruned orphans in the kinds' deletion order: dependents first."""
+    order = {kind: i for i, kind in enumerate(deletion_order(p.drivers))}
+    deletes = [c for c in cs.changes if c.action == "delete" and c.id in p.orphans]
+    return sorted(deletes, key=lambda c: (order.get(c.kind, len(order)), c.name))
+
+
+def _prune(p: Plan, change: Change) -> None:
+    if change.held or change.result:
+        change.result = change.result or "held"
+        return
+    orphan = p.orphans[change.id]
+    why = not_owned(orphan.live.tags or {}, p.stack.name, orphan.id)
+    try:
+        if why:
+            raise NotOurs(f"not deleted: {why}")
+        orphan.driver.delete(orphan.live, p.ctx)
+        _succeeded(p, orphan.kind, change)
+    except Exception as err:
+        _failed(p, orphan.kind, change, err)

@@ -13,7 +13,7 @@ from controller.render.escape import cell, code, fence, printable
 from controller.render.text import apply_line, body, header, summary_line
 from controller.spec.issues import Issue
 
-COLUMN0 = {"create": "+", "update": "~", "replace": "!", "delete": "-", "error": "!",
+COLUMN0 = {"create": "+", "adopt": "~", "update": "~", "replace": "!", "delete": "-", "error": "!",
            "no-op": " "}
 STEP = 4
 

@@ -14,12 +14,13 @@ from controller.engine.changeset import Change, ChangeSet
 from controller.render.escape import printable
 from controller.render.tree import Line, changed, created, value_text
 
-SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "error": "!",
+SYMBOLS = {"create": "+", "adopt": "=>", "update": "~", "replace": "-/+", "delete": "-",
+           "error": "!",
            "no-op": " "}
 WIDTH = 100  # a changed leaf longer than this puts its new value on the next line
 BODY_INDENT = 6
 STEP = 4
-_COLOURS = {"+": "32", "-": "31", "~": "33", "-/+": "35", "!": "31"}
+_COLOURS = {"+": "32", "-": "31", "~": "33", "-/+": "35", "!": "31", "=>": "36"}
 
 Paint = Callable[[str], str]
 
@@ -38,6 +39,8 @@ def summary_line(cs: ChangeSet) -> str:
         return f"No changes. {s['no-op']} resources in sync with the desired state."
     line = (f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to "
             f"replace, {s['delete']} to delete, {s['no-op']} unchanged.")
+    if s["adopt"]:
+        line = line.replace("Plan: ", f"Plan: {s['adopt']} to adopt, ", 1)
     if s["error"]:
         line += f" {s['error']} could not be read."
     if cs.refused:
@@ -70,6 +73,8 @@ def header(c: Change) -> str:
         text += f"  [{c.result}]"
     elif c.held:  # a plan shows what apply will leave alone, before it runs
         text += "  [held]"
+    if c.progress and not c.held:  # a held change's reason already says it
+        text += f"  [{printable(c.progress)}]"
     return text
 
 
@@ -77,8 +82,11 @@ def body(c: Change) -> list[Line]:
     """What the change does, field by field (flat paths when only those are known)."""
     if c.action == "create" and c.after is not None:
         return created(c.after)
-    if c.action in ("update", "replace") and c.before is not None and c.after is not None:
+    if c.action in ("update", "replace", "adopt") and c.before is not None \
+            and c.after is not None:
         return changed(c.before, c.after)
+    if c.action == "delete":
+        return []
     return [Line("~", 0, f.path.removeprefix("spec."), value_text(f.desired),
                  value_text(f.live)) for f in c.fields]
 

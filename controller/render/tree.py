@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from controller.resources.base import ExactMap, Unknown
+from controller.model import ExactMap, Unknown
 
 # Keys that name an element of a list, in the order they are tried.
 IDENTITY_KEYS = ("name", "Sid", "PolicyName", "containerName", "Key", "key")

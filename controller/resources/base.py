@@ -1,4 +1,4 @@
-"""The contract every AWS kind implements: a spec model, four verbs, a declaration.
+"""The contract every AWS kind implements, and the per-run context drivers share.
 
 The engine owns diffing, ordering, dry-run, isolation and retries; a driver only
 knows how to read and write its one kind. Drivers never import the engine.
@@ -6,182 +6,25 @@ knows how to read and write its one kind. Drivers never import the engine.
 
 from __future__ import annotations
 
-import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
-
+from controller.aws.errors import AWS_ERRORS
 from controller.aws.gateway import AwsGateway
-from controller.aws.tags import ownership_tags
-
-
-class Unknown(str):
-    """A value that only exists after apply (the ARN of a resource not created yet).
-
-    A str subclass so it serialises as the text users see, while the engine and
-    drivers can still tell it apart from a real value with `is_unknown`.
-    """
-
-    __slots__ = ()
-
-
-UNKNOWN = Unknown("(known after apply)")
-
-
-def is_unknown(value: Any) -> bool:
-    """True if `value` or anything nested inside it is only known after apply."""
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(is_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(is_unknown(v) for v in value)
-    return False
-
-
-class ExactMap(dict[str, Any]):
-    """A map whose keys are all managed: a key present live but not declared is drift.
-
-    Most nested objects compare only the keys the spec declares (AWS fills in
-    defaults); user maps such as `tags` are different, since a tag added by
-    hand is a change a user wants to see.
-    """
-
-
-@dataclass(frozen=True)
-class NameRule:
-    """What AWS accepts as a name of one kind, checked at validation, not at apply.
-
-    Names reach tags, ARNs, plans and pull-request comments: a name AWS would
-    refuse, or one holding a newline or markup, never gets that far.
-    """
-
-    pattern: str
-    text: str  # the rule as people read it, e.g. "1-64 letters, digits and +=,.@_-"
-
-    def check(self, name: str) -> str | None:
-        """Why `name` is not valid, or None."""
-        if re.fullmatch(self.pattern, name, flags=re.ASCII):
-            return None
-        return f"not a valid name for this kind: {self.text}"
-
-
-# The default: what an EC2 `Name` tag and our `gitops:id` tag value both accept.
-TAG_SAFE_NAME = NameRule(r"[A-Za-z0-9 _.:/=+@-]{1,200}",
-                         "1-200 letters, digits, spaces and _.:/=+@-")
-
-# Tag keys AWS reserves (`aws:`) or the controller owns (`gitops:`, its ownership tags).
-RESERVED_TAG_PREFIXES = ("aws:", "gitops:")
-
-
-def _check_tags(tags: dict[str, str]) -> dict[str, str]:
-    for key, value in tags.items():
-        if key.lower().startswith(RESERVED_TAG_PREFIXES):
-            raise ValueError(f"tag key {key!r} is reserved: `aws:` keys are AWS's and "
-                             "`gitops:` keys are the controller's ownership tags")
-        if not 1 <= len(key) <= 128 or len(value) > 256:
-            raise ValueError(f"tag {key[:40]!r}: AWS allows keys of 1-128 and values of up to "
-                             "256 characters")
-    return tags
-
-
-Tags = Annotated[dict[str, str], AfterValidator(_check_tags)]
-
-
-class SpecModel(BaseModel):
-    """Base of every kind's spec: unknown fields are errors, names are AWS's."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class FieldError(ValueError):
-    """A spec validator's error about one field of the model it validates.
-
-    Raised from a model validator (a check that needs several fields: Fargate's
-    cpu with its memory), so that the message points at the line of `path`
-    (relative to that model, e.g. ("memory",)) rather than at the model's.
-    """
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        self.path = path
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class Declared:
-    """One resource as written and validated, for `Driver.lint`.
-
-    `spec` is the validated spec with values substituted and refs still
-    `${ref:Kind/name.attr}` text; `refs` maps a spec path whose whole value is one
-    ref to the `Kind/name` it names, so a kind can find what a field points at.
-    """
-
-    kind: str
-    name: str
-    spec: dict[str, Any]
-    refs: dict[tuple[str | int, ...], str] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return f"{self.kind}/{self.name}"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A problem `Driver.lint` found: `path` is in the document, e.g. ("spec", "cidrBlock")
-    or ("name",); the loader turns it into an issue at that line."""
-
-    path: tuple[str | int, ...]
-    message: str
-
-
-class Policy(BaseModel):
-    """Per-resource policy (DESIGN.md): protect defaults to the kind's `holds_data`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    drift: Literal["correct", "report"] = "correct"
-    prune: bool = False
-    protect: bool | None = None
-
-
-@dataclass(frozen=True)
-class Desired:
-    """One resource as git wants it, refs resolved (possibly to UNKNOWN)."""
-
-    kind: str
-    name: str
-    stack: str
-    spec: dict[str, Any]
-    policy: Policy = field(default_factory=Policy)
-
-    @property
-    def id(self) -> str:
-        return f"{self.kind}/{self.name}"
-
-    def tags(self) -> dict[str, str]:
-        """Ownership tags plus the spec's own `tags`, which win on conflict only for user keys."""
-        user = {str(k): str(v) for k, v in (self.spec.get("tags") or {}).items()}
-        return {**user, **ownership_tags(self.stack, self.id)}
-
-
-@dataclass
-class Observed:
-    """The live resource: spec-shaped normalised fields, plus attributes for refs."""
-
-    fields: dict[str, Any]
-    attrs: dict[str, Any]
-    # Deleted but recoverable (a secret pending deletion): the plan says "restore",
-    # `create` brings it back, and its attributes (the ARN) stay what they were.
-    deleted: bool = False
-    # Every tag AWS holds, ownership tags included, when the read that found the resource
-    # carried them; None when only `Driver.live_tags` can tell (one more call).
-    tags: dict[str, str] | None = None
-
+from controller.model import (
+    READY,
+    TAG_SAFE_NAME,
+    Declared,
+    Desired,
+    Finding,
+    NameRule,
+    Observed,
+    Readiness,
+    SpecModel,
+)
 
 T = TypeVar("T")
 
@@ -197,7 +40,7 @@ class RunContext:
         self.aws = aws
         self.stack = stack
         self.cache: dict[Any, Any] = {}
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()  # guards `cache`; reads of one kind run in threads
         self._key_locks: dict[Any, threading.Lock] = {}
 
     def client(self, service: str) -> Any:
@@ -209,23 +52,23 @@ class RunContext:
         A failed load is remembered too: the resources that share a batched read
         all report its error, without asking a throttled API again in this run.
         """
-        with self._lock:
+        with self.lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
-            with self._lock:
+            with self.lock:
                 if key in self.cache:
                     return _unwrap(self.cache[key])
             try:
                 value: Any = load()
-            except Exception as err:
+            except AWS_ERRORS as err:  # a bug is not remembered: it is raised as it is
                 value = _Failed(err)
-            with self._lock:
+            with self.lock:
                 self.cache[key] = value
             return _unwrap(value)
 
     def forget(self, key: Any) -> None:
         """Drop a cached read after a write made it stale."""
-        with self._lock:
+        with self.lock:
             self.cache.pop(key, None)
 
 
@@ -240,8 +83,20 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+Identity = Literal["name", "tags"]
+ReplaceOrder = Literal["create_first", "delete_first"]
+
+
 class Driver(ABC):
-    """One AWS kind. Subclasses set the class attributes and implement four verbs."""
+    """One AWS kind: a declaration, four verbs, and what the engine cannot know alone.
+
+    Declaration: the spec model, the attributes refs read, the fields AWS cannot
+    change in place, whether it holds data, how it is found (`identity`) and the
+    kinds it may reference (for prune order). Verbs: observe, create, update,
+    delete. And: the owned resources of the stack (`inventory`), one by AWS id
+    (`find`, for `adopt:`), how far AWS is with it (`readiness`), in which order
+    a replace can run, and what a change does in its own words (`plan_note`).
+    """
 
     kind: ClassVar[str]
     spec_model: ClassVar[type[SpecModel]]
@@ -255,6 +110,12 @@ class Driver(ABC):
     changed_by_update: ClassVar[frozenset[str]] = frozenset()
     # the names AWS accepts for this kind
     name_rule: ClassVar[NameRule] = TAG_SAFE_NAME
+    # How `observe` finds the resource: by its AWS name (unique: a same-named resource
+    # someone else made is found too, and adopted or refused), or by the ownership
+    # tags (AWS names are not unique: `adopt: <id>` takes over what exists).
+    identity: ClassVar[Identity] = "name"
+    # kinds this kind's specs may reference: prune deletes a kind before those
+    references: ClassVar[tuple[str, ...]] = ()
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Put the desired spec in the same canonical form `observe` returns. Pure."""
@@ -272,7 +133,8 @@ class Driver(ABC):
 
     @abstractmethod
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        """Read the live resource, or None if absent. Never writes."""
+        """Read the live resource, or None if absent. Never writes. `Observed.tags` holds
+        every tag (ownership tags included): the engine decides adopt or refuse from it."""
 
     @abstractmethod
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
@@ -282,11 +144,41 @@ class Driver(ABC):
     def update(
         self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
     ) -> Observed:
-        """Change the live resource in place; `changed` lists the differing top-level fields."""
+        """Change the live resource in place; `changed` lists the differing top-level fields.
+        `tags` among them writes the user tags and the ownership tags (adoption does)."""
 
     @abstractmethod
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        """Delete (replace or prune only). Deleting what is already gone succeeds."""
+    def delete(self, live: Observed, ctx: RunContext) -> None:
+        """Delete (replace or prune only) what `observe` or `inventory` found; deleting
+        what is already gone succeeds. Needs no desired state: an orphan has none."""
+
+    @abstractmethod
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """Every resource of this kind carrying the run's stack's ownership tags, by its
+        `gitops:id`: what prune compares with git. `Observed.fields` may be empty; attrs
+        and tags must be enough for `delete`."""
+
+    def find(self, aws_id: str, desired: Desired, ctx: RunContext) -> Observed | None:
+        """The resource with this AWS id (`adopt: vpc-...`), or None. Tag-identified kinds
+        implement it: a resource made by another tool carries none of our tags."""
+        raise NotImplementedError(f"{self.kind} is found by its name: adopt needs no id")
+
+    def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
+        """How far AWS is with `live`, from what `observe` read (no AWS call): ready,
+        progressing with AWS's words, or failed (rolled back included)."""
+        return READY
+
+    def retag(self, live: Observed, tags: dict[str, str], ctx: RunContext) -> None:
+        """Set these tags on `live` (others stay). A create-first replace renames the old
+        resource's `gitops:id` with it before creating the new one, so the two are never
+        taken for each other; kinds that can replace create-first implement it."""
+        raise NotImplementedError(f"{self.kind} does not retag: it replaces delete-first")
+
+    def replace_order(self, desired: Desired, live: Observed) -> ReplaceOrder:
+        """Whether a replace can create the new resource before deleting the old one (two
+        can exist at once: names not unique, or a generated one) so dependents move to
+        the new one first; else the old one goes first (a unique name forces it)."""
+        return "delete_first"
 
     def plan_note(self, action: str, desired: Desired, live: Observed | None,
                   changed: list[str]) -> str | None:

@@ -1,47 +1,43 @@
 """ec2.SecurityGroup: a VPC security group and, when declared, its exact rule sets.
 
-The AWS group name is the resource's `name` (unique per VPC); the controller
-finds its group by the ownership tags, with one tag-filtered describe per stack,
-and reads every group's rules with one `describe_security_group_rules` call.
+The AWS group name is the resource's `name` (unique per VPC), suffixed only while
+a create-first replace keeps the old group alive beside the new one; the
+controller finds its group by the ownership tags, with one tag-filtered describe
+per stack, and reads the rules of the stack's groups with one
+`describe_security_group_rules` call.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from pydantic import Field
 
-from controller.aws.errors import is_not_found
-from controller.resources.base import (
-    Desired,
-    Driver,
-    NameRule,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.model import Desired, NameRule, Observed, SpecModel, Tags
+from controller.resources.base import ReplaceOrder, RunContext
 from controller.resources.ec2_common import (
+    Item,
     TaggedCollection,
+    TaggedEc2Driver,
     ec2_arn,
     observed_tags,
-    reread,
-    sync_tags,
     tags_of,
 )
 from controller.resources.ec2_sg_rules import (
     DIRECTIONS,
+    GROUP_RULES,
     SecurityGroupRule,
-    StackRules,
     canonical_rule,
     canonical_rules,
     ip_permission,
     plan_rules,
     rule_request,
+    rules_of,
 )
 
-GROUPS = TaggedCollection("describe_security_groups", "SecurityGroups", "security-group")
-RULES = StackRules(GROUPS)
+GROUPS = TaggedCollection("describe_security_groups", "SecurityGroups", "security-group",
+                          "GroupId", "delete_security_group")
 
 
 class SecurityGroupSpec(SpecModel):
@@ -58,7 +54,7 @@ class SecurityGroupSpec(SpecModel):
     tags: Tags | None = None
 
 
-class SecurityGroupDriver(Driver):
+class SecurityGroupDriver(TaggedEc2Driver):
     kind = "ec2.SecurityGroup"
     name_rule = NameRule(r"(?!sg-)[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]{1,200}",
                          "1-200 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, "
@@ -66,6 +62,9 @@ class SecurityGroupDriver(Driver):
     spec_model = SecurityGroupSpec
     attributes = ("id", "arn", "name")
     immutable = frozenset({"vpcId", "description"})
+    # its VPC, and the groups its rules name as source or destination
+    references = ("ec2.Vpc", "ec2.SecurityGroup")
+    collection = GROUPS
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)
@@ -75,41 +74,40 @@ class SecurityGroupDriver(Driver):
         return out
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        GROUPS.all(ctx)
-        if any(d in item.spec for item in desired for d in DIRECTIONS):
-            RULES.all(ctx)
+        groups = GROUPS.all(ctx)
+        with_rules = [d for d in desired if any(r in d.spec for r in DIRECTIONS)]
+        GROUP_RULES.prime(ctx, [groups[d.id]["GroupId"] for d in with_rules if d.id in groups])
 
-    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        group = GROUPS.find(desired, ctx)
-        if group is None:
-            return None
-        group_id = group["GroupId"]
+    def attrs(self, item: Item, ctx: RunContext) -> dict[str, Any]:
+        group_id = item["GroupId"]
+        arn = item.get("SecurityGroupArn") or ec2_arn(
+            ctx, item["OwnerId"], "security-group", group_id
+        )
+        # `name` is the real GroupName: a create-first replace may have suffixed it.
+        return {"id": group_id, "arn": arn, "name": item["GroupName"]}
+
+    def read(self, desired: Desired, item: Item, ctx: RunContext) -> Observed:
         fields: dict[str, Any] = {
-            "vpcId": group.get("VpcId"),
-            "description": group["Description"],
-            **observed_tags(desired, group),
+            "vpcId": item.get("VpcId"),
+            "description": item["Description"],
+            **observed_tags(desired, item),
         }
         for direction in DIRECTIONS:
             if direction in desired.spec:
-                live = RULES.of_group(ctx, group_id, direction)
+                live = rules_of(ctx, item["GroupId"], direction)
                 fields[direction] = canonical_rules(list(live.values()))
-        arn = group.get("SecurityGroupArn") or ec2_arn(
-            ctx, group["OwnerId"], "security-group", group_id
-        )
-        attrs = {"id": group_id, "arn": arn, "name": group["GroupName"]}
-        return Observed(fields=fields, attrs=attrs, tags=tags_of(group))
+        return Observed(fields=fields, attrs=self.attrs(item, ctx), tags=tags_of(item))
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        if GROUPS.find_fresh(desired, ctx) is None:
-            # A same-named group in the VPC without our tags fails with InvalidGroup.Duplicate:
-            # that group is someone else's, and adopting it silently would take it over.
-            ctx.client("ec2").create_security_group(
-                GroupName=desired.name,
+        group = GROUPS.owned_fresh(desired, ctx)
+        if group is None:
+            group = ctx.client("ec2").create_security_group(
+                GroupName=self._free_name(desired, ctx),
                 Description=desired.spec.get("description") or f"Managed by gitops: {desired.id}",
                 VpcId=desired.spec["vpcId"],
                 TagSpecifications=GROUPS.tag_specifications(desired),
             )
-        live = reread(self, desired, ctx, GROUPS, RULES)
+        live = self.reread(desired, group["GroupId"], ctx)
         declared = [d for d in DIRECTIONS if d in desired.spec]
         return self.update(desired, live, declared, ctx) if declared else live
 
@@ -121,17 +119,30 @@ class SecurityGroupDriver(Driver):
             if direction in changed and direction in desired.spec:
                 self._sync_rules(desired.spec[direction], group_id, direction, ctx)
         if "tags" in changed:
-            sync_tags(desired, live, group_id, ctx)
-        return reread(self, desired, ctx, GROUPS, RULES)
+            self.sync_tags(desired, live, ctx)
+        return self.reread(desired, group_id, ctx)
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        try:
-            ctx.client("ec2").delete_security_group(GroupId=live.attrs["id"])
-        except Exception as err:
-            if not is_not_found(err):
-                raise
-        GROUPS.forget(ctx)
-        RULES.forget(ctx)
+    def forget(self, ctx: RunContext, resource_id: str) -> None:
+        super().forget(ctx, resource_id)
+        GROUP_RULES.forget(ctx, resource_id)
+
+    def replace_order(self, desired: Desired, live: Observed) -> ReplaceOrder:
+        """Two groups can exist at once: where the old one holds the name in the VPC, the
+        new one gets a suffixed name (`_free_name`), so dependents move before it goes."""
+        return "create_first"
+
+    def _free_name(self, desired: Desired, ctx: RunContext) -> str:
+        """The resource's name, or `<name>-<6 hex>` when a group of this stack holds it in the
+        VPC (the one a create-first replace retires: GroupName is unique per VPC).
+
+        Only the stack's own groups count (the listing `owned_fresh` just read): a
+        same-named group someone else made still fails with InvalidGroup.Duplicate,
+        since making a twin beside it, or taking it, is a decision for a person.
+        """
+        vpc = desired.spec["vpcId"]
+        taken = any(group["GroupName"] == desired.name and group.get("VpcId") == vpc
+                    for group in GROUPS.all(ctx).values())
+        return f"{desired.name}-{secrets.token_hex(3)}" if taken else desired.name
 
     def _sync_rules(
         self, desired: list[dict[str, Any]], group_id: str, direction: str, ctx: RunContext
@@ -139,7 +150,7 @@ class SecurityGroupDriver(Driver):
         """Make one direction exactly `desired`: authorize new rules before revoking old
         ones, so a changed port never leaves a moment with neither rule in force."""
         ec2 = ctx.client("ec2")
-        plan = plan_rules(desired, RULES.of_group(ctx, group_id, direction))
+        plan = plan_rules(desired, rules_of(ctx, group_id, direction))
         suffix = "egress" if direction == "egress" else "ingress"
         if plan.authorize:
             getattr(ec2, f"authorize_security_group_{suffix}")(

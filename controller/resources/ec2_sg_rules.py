@@ -14,15 +14,16 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from controller.resources.base import FieldError, RunContext, SpecModel
-from controller.resources.ec2_common import TaggedCollection
+from controller.model import FieldError, SpecModel
+from controller.resources.base import RunContext
+from controller.resources.batch import ByNames
 from controller.resources.shapes import Ipv4Cidr, RulePort
 
 # Canonical source keys; the last two only appear on the live side (rules made out of
 # band), so that such a rule shows as a diff and is revoked like any other extra rule.
 SOURCE_KEYS = ("cidrIpv4", "sourceSecurityGroupId", "cidrIpv6", "prefixListId")
 DIRECTIONS = ("ingress", "egress")
-# AWS caps filter values per call; the stack's groups are read in chunks of this size.
+# AWS caps filter values per call; groups' rules are read in chunks of this size.
 FILTER_VALUES_MAX = 200
 
 
@@ -160,35 +161,24 @@ def rule_request(rule: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-@dataclass(frozen=True)
-class StackRules:
-    """Every rule of every group the stack owns, from one batched read per run."""
+def _rules_of_groups(ctx: RunContext, group_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Group id -> its raw AWS rules, for up to FILTER_VALUES_MAX groups in one read."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    paginator = ctx.client("ec2").get_paginator("describe_security_group_rules")
+    for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": group_ids}]):
+        for rule in page["SecurityGroupRules"]:
+            by_group.setdefault(rule["GroupId"], []).append(rule)
+    return by_group
 
-    groups: TaggedCollection
 
-    def cache_key(self, ctx: RunContext) -> tuple[str, str, str]:
-        return ("ec2", "describe_security_group_rules", ctx.stack)
+# Every rule of the groups about to be observed, read together (`prime`) by group id; a
+# group found by id (`adopt:`) or just written is read alone.
+GROUP_RULES: ByNames[list[dict[str, Any]]] = ByNames(
+    "ec2.describe_security_group_rules", _rules_of_groups, FILTER_VALUES_MAX)
 
-    def all(self, ctx: RunContext) -> dict[str, list[dict[str, Any]]]:
-        """Group id -> its raw AWS rules, read once per run (and again after `forget`)."""
-        return ctx.cached(self.cache_key(ctx), lambda: self._load(ctx))
 
-    def of_group(self, ctx: RunContext, group_id: str, direction: str) -> dict[str, dict[str, Any]]:
-        """Rule id -> canonical rule for one direction of one group."""
-        rules = self.all(ctx).get(group_id, [])
-        egress = direction == "egress"
-        return {r["SecurityGroupRuleId"]: live_rule(r) for r in rules if r["IsEgress"] == egress}
-
-    def forget(self, ctx: RunContext) -> None:
-        ctx.forget(self.cache_key(ctx))
-
-    def _load(self, ctx: RunContext) -> dict[str, list[dict[str, Any]]]:
-        ids = sorted(group["GroupId"] for group in self.groups.all(ctx).values())
-        by_group: dict[str, list[dict[str, Any]]] = {}
-        paginator = ctx.client("ec2").get_paginator("describe_security_group_rules")
-        for start in range(0, len(ids), FILTER_VALUES_MAX):
-            chunk = ids[start : start + FILTER_VALUES_MAX]
-            for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": chunk}]):
-                for rule in page["SecurityGroupRules"]:
-                    by_group.setdefault(rule["GroupId"], []).append(rule)
-        return by_group
+def rules_of(ctx: RunContext, group_id: str, direction: str) -> dict[str, dict[str, Any]]:
+    """Rule id -> canonical rule for one direction of one group."""
+    rules = GROUP_RULES.get(ctx, group_id) or []
+    egress = direction == "egress"
+    return {r["SecurityGroupRuleId"]: live_rule(r) for r in rules if r["IsEgress"] == egress}

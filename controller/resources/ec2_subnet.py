@@ -7,28 +7,19 @@ from typing import Any
 
 from pydantic import Field
 
-from controller.aws.errors import is_not_found
-from controller.resources.base import (
-    Declared,
-    Desired,
-    Driver,
-    Finding,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.model import Declared, Desired, Finding, Observed, SpecModel, Tags
+from controller.resources.base import ReplaceOrder, RunContext
 from controller.resources.ec2_common import (
+    Item,
     TaggedCollection,
+    TaggedEc2Driver,
     ec2_arn,
     observed_tags,
-    reread,
-    sync_tags,
     tags_of,
 )
 from controller.resources.shapes import VpcCidr, ipv4_network
 
-SUBNETS = TaggedCollection("describe_subnets", "Subnets", "subnet")
+SUBNETS = TaggedCollection("describe_subnets", "Subnets", "subnet", "SubnetId", "delete_subnet")
 
 
 class SubnetSpec(SpecModel):
@@ -49,42 +40,42 @@ class SubnetSpec(SpecModel):
     tags: Tags | None = None
 
 
-class SubnetDriver(Driver):
+class SubnetDriver(TaggedEc2Driver):
     kind = "ec2.Subnet"
     spec_model = SubnetSpec
     attributes = ("id", "arn")
     immutable = frozenset({"vpcId", "cidrBlock", "availabilityZone"})
+    references = ("ec2.Vpc",)
+    collection = SUBNETS
 
     def lint(self, doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
         return [*_outside_its_vpc(doc, stack), *_overlapping(doc, stack)]
 
-    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        SUBNETS.all(ctx)
+    def attrs(self, item: Item, ctx: RunContext) -> dict[str, Any]:
+        subnet_id = item["SubnetId"]
+        arn = item.get("SubnetArn") or ec2_arn(ctx, item["OwnerId"], "subnet", subnet_id)
+        return {"id": subnet_id, "arn": arn}
 
-    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        subnet = SUBNETS.find(desired, ctx)
-        if subnet is None:
-            return None
+    def read(self, desired: Desired, item: Item, ctx: RunContext) -> Observed:
         fields: dict[str, Any] = {
-            "vpcId": subnet["VpcId"],
-            "cidrBlock": subnet["CidrBlock"],
-            "availabilityZone": subnet["AvailabilityZone"],
-            "mapPublicIpOnLaunch": bool(subnet.get("MapPublicIpOnLaunch", False)),
-            **observed_tags(desired, subnet),
+            "vpcId": item["VpcId"],
+            "cidrBlock": item["CidrBlock"],
+            "availabilityZone": item["AvailabilityZone"],
+            "mapPublicIpOnLaunch": bool(item.get("MapPublicIpOnLaunch", False)),
+            **observed_tags(desired, item),
         }
-        subnet_id = subnet["SubnetId"]
-        arn = subnet.get("SubnetArn") or ec2_arn(ctx, subnet["OwnerId"], "subnet", subnet_id)
-        return Observed(fields=fields, attrs={"id": subnet_id, "arn": arn}, tags=tags_of(subnet))
+        return Observed(fields=fields, attrs=self.attrs(item, ctx), tags=tags_of(item))
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        if SUBNETS.find_fresh(desired, ctx) is None:
-            ctx.client("ec2").create_subnet(
+        subnet = SUBNETS.owned_fresh(desired, ctx)
+        if subnet is None:
+            subnet = ctx.client("ec2").create_subnet(
                 VpcId=desired.spec["vpcId"],
                 CidrBlock=desired.spec["cidrBlock"],
                 AvailabilityZone=desired.spec["availabilityZone"],
                 TagSpecifications=SUBNETS.tag_specifications(desired),
-            )
-        live = reread(self, desired, ctx, SUBNETS)
+            )["Subnet"]
+        live = self.reread(desired, subnet["SubnetId"], ctx)
         if desired.spec.get("mapPublicIpOnLaunch") is not None:
             return self.update(desired, live, ["mapPublicIpOnLaunch"], ctx)
         return live
@@ -99,16 +90,19 @@ class SubnetDriver(Driver):
                 MapPublicIpOnLaunch={"Value": desired.spec["mapPublicIpOnLaunch"]},
             )
         if "tags" in changed:
-            sync_tags(desired, live, subnet_id, ctx)
-        return reread(self, desired, ctx, SUBNETS)
+            self.sync_tags(desired, live, ctx)
+        return self.reread(desired, subnet_id, ctx)
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        try:
-            ctx.client("ec2").delete_subnet(SubnetId=live.attrs["id"])
-        except Exception as err:
-            if not is_not_found(err):
-                raise
-        SUBNETS.forget(ctx)
+    def replace_order(self, desired: Desired, live: Observed) -> ReplaceOrder:
+        """Subnets of one VPC may not overlap: the new one comes first when it lies in
+        another VPC or its block is apart from the old one's; else the old one goes first."""
+        if "vpcId" in live.fields and desired.spec.get("vpcId") != live.fields["vpcId"]:
+            return "create_first"
+        new = ipv4_network(str(desired.spec.get("cidrBlock", "")))
+        old = ipv4_network(str(live.fields.get("cidrBlock", "")))
+        if new is None or old is None or new.overlaps(old):
+            return "delete_first"
+        return "create_first"
 
 
 def _outside_its_vpc(doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:

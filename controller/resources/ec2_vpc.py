@@ -6,19 +6,19 @@ from typing import Any
 
 from pydantic import Field
 
-from controller.aws.errors import is_not_found
-from controller.resources.base import Desired, Driver, Observed, RunContext, SpecModel, Tags
+from controller.model import Desired, Observed, SpecModel, Tags
+from controller.resources.base import ReplaceOrder, RunContext
 from controller.resources.ec2_common import (
+    Item,
     TaggedCollection,
+    TaggedEc2Driver,
     ec2_arn,
     observed_tags,
-    reread,
-    sync_tags,
     tags_of,
 )
 from controller.resources.shapes import VpcCidr
 
-VPCS = TaggedCollection("describe_vpcs", "Vpcs", "vpc")
+VPCS = TaggedCollection("describe_vpcs", "Vpcs", "vpc", "VpcId", "delete_vpc")
 
 # Spec field -> the describe_vpc_attribute name and answer key. AWS keeps these two
 # outside describe_vpcs, so each costs one call per VPC, made only when declared.
@@ -43,38 +43,33 @@ class VpcSpec(SpecModel):
     tags: Tags | None = None
 
 
-class VpcDriver(Driver):
+class VpcDriver(TaggedEc2Driver):
     kind = "ec2.Vpc"
     spec_model = VpcSpec
     attributes = ("id", "arn", "cidrBlock")
     immutable = frozenset({"cidrBlock"})
+    collection = VPCS
 
-    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        VPCS.all(ctx)
+    def attrs(self, item: Item, ctx: RunContext) -> dict[str, Any]:
+        vpc_id = item["VpcId"]
+        return {"id": vpc_id, "arn": ec2_arn(ctx, item["OwnerId"], "vpc", vpc_id),
+                "cidrBlock": item["CidrBlock"]}
 
-    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        vpc = VPCS.find(desired, ctx)
-        if vpc is None:
-            return None
-        vpc_id = vpc["VpcId"]
-        fields: dict[str, Any] = {"cidrBlock": vpc["CidrBlock"], **observed_tags(desired, vpc)}
+    def read(self, desired: Desired, item: Item, ctx: RunContext) -> Observed:
+        fields: dict[str, Any] = {"cidrBlock": item["CidrBlock"], **observed_tags(desired, item)}
         for field, attribute in DNS_ATTRIBUTES.items():
             if field in desired.spec:
-                fields[field] = _dns_attribute(ctx, vpc_id, field, attribute)
-        attrs = {
-            "id": vpc_id,
-            "arn": ec2_arn(ctx, vpc["OwnerId"], "vpc", vpc_id),
-            "cidrBlock": vpc["CidrBlock"],
-        }
-        return Observed(fields=fields, attrs=attrs, tags=tags_of(vpc))
+                fields[field] = _dns_attribute(ctx, item["VpcId"], field, attribute)
+        return Observed(fields=fields, attrs=self.attrs(item, ctx), tags=tags_of(item))
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        if VPCS.find_fresh(desired, ctx) is None:
-            ctx.client("ec2").create_vpc(
+        vpc = VPCS.owned_fresh(desired, ctx)
+        if vpc is None:
+            vpc = ctx.client("ec2").create_vpc(
                 CidrBlock=desired.spec["cidrBlock"],
                 TagSpecifications=VPCS.tag_specifications(desired),
-            )
-        live = reread(self, desired, ctx, VPCS)
+            )["Vpc"]
+        live = self.reread(desired, vpc["VpcId"], ctx)
         # AWS's defaults may differ from what git declares: set each declared attribute.
         declared = [f for f in DNS_ATTRIBUTES if desired.spec.get(f) is not None]
         return self.update(desired, live, declared, ctx) if declared else live
@@ -93,16 +88,13 @@ class VpcDriver(Driver):
                     VpcId=vpc_id, **{DNS_ATTRIBUTES[field]: {"Value": desired.spec[field]}}
                 )
         if "tags" in changed:
-            sync_tags(desired, live, vpc_id, ctx)
-        return reread(self, desired, ctx, VPCS)
+            self.sync_tags(desired, live, ctx)
+        return self.reread(desired, vpc_id, ctx)
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        try:
-            ctx.client("ec2").delete_vpc(VpcId=live.attrs["id"])
-        except Exception as err:
-            if not is_not_found(err):
-                raise
-        VPCS.forget(ctx)
+    def replace_order(self, desired: Desired, live: Observed) -> ReplaceOrder:
+        """Two VPCs may exist at once, even with the same block: the new one comes first,
+        so its subnets and groups move over before the old VPC goes."""
+        return "create_first"
 
 
 def _dns_attribute(ctx: RunContext, vpc_id: str, field: str, attribute: str) -> bool:

@@ -2,34 +2,32 @@
 
 All repositories of a stack are read with one `describe_repositories` call per
 plan; lifecycle policy, repository policy and tags have no batch read and are
-fetched per repository, only when the spec declares them.
+fetched per repository (the policies only when the spec declares them; the tags
+always, for ownership). The emulator's tagging index misses ECR, so the stack's
+repositories are found by listing the account's and reading each one's tags.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import Field
 
 from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
-from controller.resources.base import (
-    Desired,
-    Driver,
-    NameRule,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.model import Desired, NameRule, Observed, SpecModel, Tags
+from controller.resources.base import Driver, RunContext
+from controller.resources.batch import ByNames
+from controller.resources.common import absent_ok, reread, sync_tags
 from controller.resources.policy_documents import normalise_policy, parse_document, policy_json
 from controller.resources.shapes import KmsKey
-
-T = TypeVar("T")
+from controller.resources.tagged import by_id, stack_arns
 
 # describe_repositories accepts at most this many names per call.
 DESCRIBE_BATCH = 100
+# An absent repository policy: not a "not found" of the repository itself.
+NO_POLICY = ("RepositoryPolicyNotFoundException",)
 
 
 class RepositorySpec(SpecModel):
@@ -78,17 +76,10 @@ class RepositoryDriver(Driver):
         return out
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        names = [d.name for d in desired if _key(d.name) not in ctx.cache]
-        if not names:
-            return
-        found = _describe(ctx.client("ecr"), names)
-        for name, repo in found.items():
-            ctx.cached(_key(name), _constant(repo))
+        REPOSITORIES.prime(ctx, [d.name for d in desired])
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        ecr = ctx.client("ecr")
-        name = desired.name
-        repo = ctx.cached(_key(name), lambda: _describe(ecr, [name])[name])
+        repo = REPOSITORIES.get(ctx, desired.name)
         if repo is None:
             return None
         encryption = repo.get("encryptionConfiguration", {})
@@ -99,23 +90,16 @@ class RepositoryDriver(Driver):
             "kmsKey": encryption.get("kmsKey"),
         }
         try:
-            if "lifecyclePolicy" in desired.spec:
-                text = _optional(ecr.get_lifecycle_policy, "LifecyclePolicyNotFoundException",
-                                 "lifecyclePolicyText", repositoryName=name)
-                fields["lifecyclePolicy"] = normalise_lifecycle_policy(text)
-            if "repositoryPolicy" in desired.spec:
-                text = _optional(ecr.get_repository_policy, "RepositoryPolicyNotFoundException",
-                                 "policyText", repositoryName=name)
-                fields["repositoryPolicy"] = normalise_policy(text)
-            if "tags" in desired.spec:
-                tags = ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
-                fields["tags"] = user_tags(from_key_value_list(tags))
-        except Exception as err:  # deleted between the batch describe and these reads
+            fields.update(_policies(ctx, desired))
+            # Read last: a repository deleted since the batch describe fails here.
+            tags = _tags(ctx, repo["repositoryArn"])
+        except ClientError as err:
             if is_not_found(err):
                 return None
             raise
-        attrs = {"arn": repo["repositoryArn"], "name": name, "uri": repo["repositoryUri"]}
-        return Observed(fields=fields, attrs=attrs)
+        if "tags" in desired.spec:
+            fields["tags"] = user_tags(tags)
+        return Observed(fields=fields, attrs=_attrs(repo), tags=tags)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         ecr = ctx.client("ecr")
@@ -133,7 +117,7 @@ class RepositoryDriver(Driver):
                 args["encryptionConfiguration"]["kmsKey"] = spec["kmsKey"]
         try:
             ecr.create_repository(**args)
-        except Exception as err:
+        except ClientError as err:
             # A retry after a partial create: the repository is ours, finish its policies.
             if error_code(err) != "RepositoryAlreadyExistsException":
                 raise
@@ -160,40 +144,43 @@ class RepositoryDriver(Driver):
             )
         if "lifecyclePolicy" in changed:
             if spec["lifecyclePolicy"] is None:
-                _ignore(ecr.delete_lifecycle_policy, "LifecyclePolicyNotFoundException",
-                        repositoryName=name)
+                absent_ok(ecr.delete_lifecycle_policy, repositoryName=name)
             else:
                 _put_lifecycle(ecr, name, spec["lifecyclePolicy"])
         if "repositoryPolicy" in changed:
             if spec["repositoryPolicy"] is None:
-                _ignore(ecr.delete_repository_policy, "RepositoryPolicyNotFoundException",
-                        repositoryName=name)
+                absent_ok(ecr.delete_repository_policy, repositoryName=name, absent=NO_POLICY)
             else:
                 _put_repository_policy(ecr, name, spec["repositoryPolicy"])
         if "tags" in changed:
             arn = live.attrs["arn"]
-            stale = set(live.fields.get("tags", {})) - set(spec["tags"] or {})
-            if stale:
-                ecr.untag_resource(resourceArn=arn, tagKeys=sorted(stale))
-            ecr.tag_resource(resourceArn=arn, tags=as_key_value_list(desired.tags()))
+            sync_tags(desired, live.tags or {},
+                      write=lambda tags: ecr.tag_resource(resourceArn=arn,
+                                                          tags=as_key_value_list(tags)),
+                      remove=lambda keys: ecr.untag_resource(resourceArn=arn, tagKeys=keys))
         return self._reread(desired, ctx)
 
-    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
-        tags = ctx.client("ecr").list_tags_for_resource(resourceArn=live.attrs["arn"])["tags"]
-        return from_key_value_list(tags)
-
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
+    def delete(self, live: Observed, ctx: RunContext) -> None:
         # force: the engine only deletes a repository once its `protect` was lifted,
         # and a repository still holding images cannot be deleted otherwise.
-        _ignore(ctx.client("ecr").delete_repository, "RepositoryNotFoundException",
-                repositoryName=desired.name, force=True)
-        ctx.forget(_key(desired.name))
+        absent_ok(ctx.client("ecr").delete_repository, repositoryName=live.attrs["name"],
+                  force=True)
+        REPOSITORIES.forget(ctx, live.attrs["name"])
+
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """The stack's repositories from the tagging index (the run's one shared GetResources
+        listing), confirmed by one describe per hundred: ECR's own listing would cost a tags
+        call per repository of the account. (moto's index has no ECR: see tests/motogaps.)"""
+        tagged = {arn.split(":", 5)[5].removeprefix("repository/"): tags
+                  for arn, tags in stack_arns(ctx, "ecr", "repository/").items()}
+        REPOSITORIES.prime(ctx, tagged)
+        found = [Observed(fields={}, attrs=_attrs(repo), tags=tagged[name])
+                 for name in tagged if (repo := REPOSITORIES.get(ctx, name)) is not None]
+        return by_id(found, ctx.stack)
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
-        ctx.forget(_key(desired.name))
-        observed = self.observe(desired, ctx)
-        assert observed is not None, f"{desired.id} vanished right after it was written"
-        return observed
+        REPOSITORIES.forget(ctx, desired.name)
+        return reread(self, desired, ctx)
 
 
 def normalise_lifecycle_policy(value: Any) -> Any:
@@ -214,55 +201,50 @@ def normalise_lifecycle_policy(value: Any) -> Any:
     return {**doc, "rules": rules}
 
 
-def _constant(value: T) -> Callable[[], T]:
-    """A cache loader for a value already read by the batch call."""
-    return lambda: value
-
-
-def _key(name: str) -> tuple[str, str]:
-    return ("ecr.repository", name)
-
-
-def _describe(ecr: Any, names: list[str]) -> dict[str, dict[str, Any] | None]:
-    """name -> repository, or None when absent.
+def _describe(ctx: RunContext, names: list[str]) -> dict[str, dict[str, Any]]:
+    """ByNames' fetch: the repositories among `names` that exist.
 
     One absent name fails the whole call, so a failed batch falls back to listing
     the account's repositories: one missing repository must not hide the others.
     """
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(names), DESCRIBE_BATCH):
-        chunk = names[start:start + DESCRIBE_BATCH]
-        try:
-            repos = ecr.describe_repositories(repositoryNames=chunk)["repositories"]
-        except Exception as err:
-            if error_code(err) != "RepositoryNotFoundException":
-                raise
-            if len(chunk) == 1:
-                continue
-            pages = ecr.get_paginator("describe_repositories").paginate()
-            repos = [r for page in pages for r in page["repositories"]
-                     if r["repositoryName"] in chunk]
-        found.update({r["repositoryName"]: r for r in repos})
-    return {name: found.get(name) for name in names}
-
-
-def _optional(call: Any, absent_code: str, field: str, **kwargs: Any) -> Any:
-    """The `field` of a read whose object may not exist (then None)."""
+    ecr = ctx.client("ecr")
     try:
-        return call(**kwargs)[field]
-    except Exception as err:
-        if error_code(err) != absent_code:
+        repos = ecr.describe_repositories(repositoryNames=names)["repositories"]
+    except ClientError as err:
+        if error_code(err) != "RepositoryNotFoundException":
             raise
-        return None
+        if len(names) == 1:
+            return {}
+        pages = ecr.get_paginator("describe_repositories").paginate()
+        repos = [r for page in pages for r in page["repositories"]
+                 if r["repositoryName"] in names]
+    return {r["repositoryName"]: r for r in repos}
 
 
-def _ignore(call: Any, absent_code: str, **kwargs: Any) -> None:
-    """A delete that succeeds when there is nothing to delete."""
-    try:
-        call(**kwargs)
-    except Exception as err:
-        if error_code(err) != absent_code:
-            raise
+REPOSITORIES: ByNames[dict[str, Any]] = ByNames("ecr.repositories", _describe, DESCRIBE_BATCH)
+
+
+def _attrs(repo: dict[str, Any]) -> dict[str, Any]:
+    return {"arn": repo["repositoryArn"], "name": repo["repositoryName"],
+            "uri": repo["repositoryUri"]}
+
+
+def _tags(ctx: RunContext, arn: str) -> dict[str, str]:
+    """Every tag of the repository (ECR's Key/Value spelling)."""
+    return from_key_value_list(ctx.client("ecr").list_tags_for_resource(resourceArn=arn)["tags"])
+
+
+def _policies(ctx: RunContext, desired: Desired) -> dict[str, Any]:
+    """The policies the spec declares, normalised; an absent one reads None."""
+    ecr, name, fields = ctx.client("ecr"), desired.name, {}
+    if "lifecyclePolicy" in desired.spec:
+        answer = absent_ok(ecr.get_lifecycle_policy, repositoryName=name)
+        fields["lifecyclePolicy"] = normalise_lifecycle_policy(
+            answer["lifecyclePolicyText"] if answer else None)
+    if "repositoryPolicy" in desired.spec:
+        answer = absent_ok(ecr.get_repository_policy, repositoryName=name, absent=NO_POLICY)
+        fields["repositoryPolicy"] = normalise_policy(answer["policyText"] if answer else None)
+    return fields
 
 
 def _put_lifecycle(ecr: Any, name: str, policy: Any) -> None:

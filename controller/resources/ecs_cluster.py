@@ -1,4 +1,9 @@
-"""ecs.Cluster: an ECS cluster, its Container Insights setting and tags."""
+"""ecs.Cluster: an ECS cluster, its Container Insights setting and tags.
+
+All clusters a run reads are described together (100 names per call, tags
+included), and the stack's own are found through the tagging index, then
+confirmed by that same describe: a deleted cluster lingers as INACTIVE.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,23 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from controller.aws.errors import is_not_found
-from controller.resources.base import (
-    Desired,
-    Driver,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.model import Desired, Observed, Readiness, SpecModel, Tags
+from controller.resources.base import Driver, RunContext
+from controller.resources.batch import ByNames
+from controller.resources.common import absent_ok, reread
 from controller.resources.ecs_api import (
     ECS_NAME,
     ecs_tag_list,
-    forget_name,
+    last_part,
     live_tags,
     live_user_tags,
-    lookup_name,
-    prefetch_names,
-    sync_tags,
+    write_tags,
 )
+from controller.resources.tagged import by_id, stack_arns
 
-CACHE_KEY = ("ecs.clusters",)
 DESCRIBE_LIMIT = 100  # describe_clusters takes at most 100 names
+# Cluster statuses that are not yet (or no longer) a usable cluster, in ECS's words.
+SETTLING = frozenset({"PROVISIONING", "DEPROVISIONING"})
 
 
 class ClusterSpec(SpecModel):
@@ -39,6 +39,15 @@ class ClusterSpec(SpecModel):
     tags: Tags | None = None
 
 
+def _describe(ctx: RunContext, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Live clusters by name: a deleted cluster lingers as INACTIVE and counts as absent."""
+    answer = ctx.client("ecs").describe_clusters(clusters=names, include=["SETTINGS", "TAGS"])
+    return {c["clusterName"]: c for c in answer["clusters"] if c.get("status") != "INACTIVE"}
+
+
+CLUSTERS: ByNames[dict[str, Any]] = ByNames("ecs.clusters", _describe, DESCRIBE_LIMIT)
+
+
 class ClusterDriver(Driver):
     kind = "ecs.Cluster"
     name_rule = ECS_NAME
@@ -47,17 +56,15 @@ class ClusterDriver(Driver):
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
         # One describe_clusters for every cluster of the stack.
-        names = [d.name for d in desired]
-        prefetch_names(ctx, CACHE_KEY, names, lambda n: _describe(ctx, n), DESCRIBE_LIMIT)
+        CLUSTERS.prime(ctx, [d.name for d in desired])
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        cluster = lookup_name(ctx, CACHE_KEY, desired.name, lambda n: _describe(ctx, n),
-                              DESCRIBE_LIMIT)
+        cluster = CLUSTERS.get(ctx, desired.name)
         return None if cluster is None else _observed(cluster, desired)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         # create_cluster on an existing name replaces it in moto (and AWS answers with the
-        # existing one): read first, so a create never clobbers a live cluster.
+        # existing one): read afresh first, so a create never clobbers a live cluster.
         existing = _describe(ctx, [desired.name]).get(desired.name)
         if existing is not None:
             return _observed(existing, desired)
@@ -65,7 +72,8 @@ class ClusterDriver(Driver):
         if desired.spec.get("containerInsights") is not None:
             args["settings"] = _settings(desired.spec["containerInsights"])
         ctx.client("ecs").create_cluster(**args)
-        return self._reread(desired, ctx)
+        CLUSTERS.forget(ctx, desired.name)
+        return reread(self, desired, ctx)
 
     def update(
         self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
@@ -77,32 +85,44 @@ class ClusterDriver(Driver):
                 cluster=desired.name, settings=_settings(desired.spec["containerInsights"])
             )
         if "tags" in changed:
-            sync_tags(ctx, live.attrs["arn"], live.fields.get("tags", {}), desired)
-        return self._reread(desired, ctx)
+            write_tags(ctx, live.attrs["arn"], desired, live)
+        CLUSTERS.forget(ctx, desired.name)
+        return reread(self, desired, ctx)
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        try:
-            ctx.client("ecs").delete_cluster(cluster=desired.name)
-        except Exception as err:
-            if not is_not_found(err):
-                raise
-        forget_name(ctx, CACHE_KEY, desired.name)
+    def delete(self, live: Observed, ctx: RunContext) -> None:
+        absent_ok(ctx.client("ecs").delete_cluster, cluster=live.attrs["arn"])
+        CLUSTERS.forget(ctx, live.attrs["name"])
 
-    def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
-        forget_name(ctx, CACHE_KEY, desired.name)
-        observed = self.observe(desired, ctx)
-        assert observed is not None, f"{desired.id} vanished right after it was written"
-        return observed
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """The tagging index names the candidates (one call shared by every kind); one
+        describe per 100 of them, the same the observes of this run read, confirms them."""
+        names = [last_part(arn) for arn in stack_arns(ctx, "ecs", "cluster/")]
+        CLUSTERS.prime(ctx, names)
+        found = (CLUSTERS.get(ctx, name) for name in names)
+        return by_id((_found(c) for c in found if c is not None), ctx.stack)
+
+    def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
+        """A cluster with capacity providers is PROVISIONING for a while, or FAILED."""
+        status = live.attrs.get("status")
+        if status in SETTLING:
+            return Readiness("progressing", f"cluster {status}")
+        if status == "FAILED":
+            return Readiness("failed", "cluster FAILED")
+        return Readiness()
 
 
 def _settings(container_insights: str) -> list[dict[str, str]]:
     return [{"name": "containerInsights", "value": container_insights}]
 
 
-def _describe(ctx: RunContext, names: list[str]) -> dict[str, dict[str, Any]]:
-    """ACTIVE clusters by name: a deleted cluster lingers as INACTIVE and counts as absent."""
-    answer = ctx.client("ecs").describe_clusters(clusters=names, include=["SETTINGS", "TAGS"])
-    return {c["clusterName"]: c for c in answer["clusters"] if c.get("status") != "INACTIVE"}
+def _found(cluster: dict[str, Any]) -> Observed:
+    """A described cluster as the inventory lists it: no desired state to shape fields by."""
+    return Observed(fields={}, attrs=_attrs(cluster), tags=live_tags(cluster))
+
+
+def _attrs(cluster: dict[str, Any]) -> dict[str, Any]:
+    return {"arn": cluster["clusterArn"], "name": cluster["clusterName"],
+            "status": cluster.get("status")}
 
 
 def _observed(cluster: dict[str, Any], desired: Desired) -> Observed:
@@ -111,6 +131,4 @@ def _observed(cluster: dict[str, Any], desired: Desired) -> Observed:
     fields: dict[str, Any] = {"containerInsights": settings.get("containerInsights", "disabled")}
     if "tags" in desired.spec:
         fields["tags"] = live_user_tags(cluster)
-    return Observed(fields=fields, attrs={"arn": cluster["clusterArn"],
-                                          "name": cluster["clusterName"]},
-                    tags=live_tags(cluster))
+    return Observed(fields=fields, attrs=_attrs(cluster), tags=live_tags(cluster))

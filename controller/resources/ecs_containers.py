@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from controller.resources.base import SpecModel
+from controller.model import SpecModel
 from controller.resources.shapes import ContainerPort, HostPort, SecretSourceArn
 
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|PWD|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)

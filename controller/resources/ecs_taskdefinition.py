@@ -4,6 +4,9 @@ Revisions are immutable in ECS, so an update registers a new revision of the
 family (the `arn` attribute changes, and services referring to it follow);
 a change of tags only is written on the current revision instead, because a
 new revision would roll every service for nothing.
+
+ECS has no batch describe of task definitions: one call per family, read once per run
+(observe and inventory share it).
 """
 
 from __future__ import annotations
@@ -14,22 +17,19 @@ from botocore.exceptions import ClientError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from controller.aws.errors import error_code
-from controller.resources.base import (
-    Desired,
-    Driver,
-    FieldError,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.aws.tags import STACK_KEY
+from controller.model import Desired, FieldError, Observed, SpecModel, Tags
+from controller.resources.base import Driver, RunContext
+from controller.resources.batch import ByNames
+from controller.resources.common import reread
 from controller.resources.ecs_api import (
     ECS_NAME,
     ecs_tag_list,
+    last_part,
     live_tags,
     live_user_tags,
     revision_name,
-    sync_tags,
+    write_tags,
 )
 from controller.resources.ecs_containers import (
     ContainerDefinition,
@@ -37,6 +37,7 @@ from controller.resources.ecs_containers import (
     canonical_containers,
 )
 from controller.resources.shapes import RoleArn
+from controller.resources.tagged import by_id, stack_arns
 
 NetworkMode = Literal["awsvpc", "bridge", "host", "none"]
 Compatibility = Literal["FARGATE", "EC2", "EXTERNAL"]
@@ -130,6 +131,10 @@ class TaskDefinitionDriver(Driver):
     spec_model = TaskDefinitionSpec
     attributes = ("arn", "family")
     changed_by_update = frozenset({"arn"})
+    # roles, image repositories, secrets (valueFrom), log groups (awslogs-group) and queue
+    # URLs (environment) of its containers
+    references = ("iam.Role", "ecr.Repository", "secretsmanager.Secret", "logs.LogGroup",
+                  "sqs.Queue")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)
@@ -158,9 +163,13 @@ class TaskDefinitionDriver(Driver):
         return None
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        # No batch describe exists for task definitions: one call per family.
-        answer = _latest_active(ctx, desired.name)
-        return None if answer is None else _observed(answer, desired)
+        answer = FAMILIES.get(ctx, desired.name)
+        if answer is None:
+            return None
+        live = _observed(answer, desired)
+        if STACK_KEY not in (live.tags or {}):
+            live.tags = _family_owner_tags(ctx, desired.name) or live.tags
+        return live
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         # Registering is naturally idempotent: at worst an identical extra revision.
@@ -170,16 +179,25 @@ class TaskDefinitionDriver(Driver):
         self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
     ) -> Observed:
         if set(changed) <= {"tags"}:
-            sync_tags(ctx, live.attrs["arn"], live.fields.get("tags", {}), desired)
-            observed = self.observe(desired, ctx)
-            assert observed is not None, f"{desired.id} vanished right after it was tagged"
-            return observed
+            write_tags(ctx, live.attrs["arn"], desired, live)
+            FAMILIES.forget(ctx, desired.name)
+            return reread(self, desired, ctx)
         return self._register(desired, ctx)
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        ecs = ctx.client("ecs")
-        for arn in _active_revisions(ctx, desired.name):
+    def delete(self, live: Observed, ctx: RunContext) -> None:
+        """Deregister every ACTIVE revision of the family: none left is what gone means."""
+        family, ecs = live.attrs["family"], ctx.client("ecs")
+        for arn in _active_revisions(ctx, family):
             ecs.deregister_task_definition(taskDefinition=arn)
+        FAMILIES.forget(ctx, family)
+
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """The tagging index names the families (one call shared by every kind, listing
+        deregistered revisions too); each family's newest ACTIVE revision, the read observe
+        makes, confirms it and carries the tags that count."""
+        families = sorted({_family(arn) for arn in stack_arns(ctx, "ecs", "task-definition/")})
+        found = (FAMILIES.get(ctx, family) for family in families)
+        return by_id((_found(answer) for answer in found if answer is not None), ctx.stack)
 
     def _register(self, desired: Desired, ctx: RunContext) -> Observed:
         """Register the full desired spec as a new revision, tagged with the ownership tags."""
@@ -187,8 +205,35 @@ class TaskDefinitionDriver(Driver):
         tags = ecs_tag_list(desired.tags())
         answer = ctx.client("ecs").register_task_definition(family=desired.name, tags=tags,
                                                             **body)
+        FAMILIES.forget(ctx, desired.name)
         # AWS answers with the revision's tags, the emulator without: they are the ones sent.
         return _observed({"tags": tags, **answer}, desired)
+
+
+def _family(arn: str) -> str:
+    """The family of a revision ARN (`.../task-definition/<family>:<revision>`)."""
+    return last_part(arn).rsplit(":", 1)[0]
+
+
+def _family_owner_tags(ctx: RunContext, family: str) -> dict[str, str] | None:
+    """The ownership tags of the family's newest revision the stack tagged: a revision
+    registered by hand into our family (untagged) is drift to correct, not a stranger's
+    resource to adopt. Read from the run's shared tagging-index listing."""
+    ours = stack_arns(ctx, "ecs", f"task-definition/{family}:")
+    if not ours:
+        return None
+    newest = max(ours, key=lambda arn: int(arn.rsplit(":", 1)[-1]))
+    return ours[newest]
+
+
+def _newest(ctx: RunContext, families: list[str]) -> dict[str, dict[str, Any]]:
+    """ByNames' fetch: the newest ACTIVE revision of each family that has one."""
+    found = {family: _latest_active(ctx, family) for family in families}
+    return {family: answer for family, answer in found.items() if answer is not None}
+
+
+# One describe per family (there is no batch describe), once per run.
+FAMILIES: ByNames[dict[str, Any]] = ByNames("ecs.taskdefinitions", _newest, 1)
 
 
 def _latest_active(ctx: RunContext, family: str) -> dict[str, Any] | None:
@@ -218,8 +263,17 @@ def _active_revisions(ctx: RunContext, family: str) -> list[str]:
     pages = ctx.client("ecs").get_paginator("list_task_definitions").paginate(
         familyPrefix=family, status="ACTIVE", sort="ASC")
     arns = [arn for page in pages for arn in page["taskDefinitionArns"]]
-    mine = [arn for arn in arns if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+    mine = [arn for arn in arns if _family(arn) == family]
     return sorted(mine, key=lambda arn: int(arn.rsplit(":", 1)[-1]))
+
+
+def _attrs(td: dict[str, Any]) -> dict[str, Any]:
+    return {"arn": td["taskDefinitionArn"], "family": td["family"], "revision": td["revision"]}
+
+
+def _found(answer: dict[str, Any]) -> Observed:
+    """A described revision as the inventory lists it: no desired state to shape fields by."""
+    return Observed(fields={}, attrs=_attrs(answer["taskDefinition"]), tags=live_tags(answer))
 
 
 def _observed(answer: dict[str, Any], desired: Desired) -> Observed:
@@ -232,6 +286,4 @@ def _observed(answer: dict[str, Any], desired: Desired) -> Observed:
         td.get("containerDefinitions") or [], td.get("networkMode"))
     if "tags" in desired.spec:
         fields["tags"] = live_user_tags(answer)
-    return Observed(fields=fields, attrs={"arn": td["taskDefinitionArn"], "family": td["family"],
-                                          "revision": td["revision"]},
-                    tags=live_tags(answer))
+    return Observed(fields=fields, attrs=_attrs(td), tags=live_tags(answer))

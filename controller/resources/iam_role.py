@@ -3,37 +3,44 @@
 IAM's one batch read is `get_account_authorization_details` (GAAD): each
 paginated call gives up to 100 roles of the account as a RoleDetail (trust policy,
 inline and attached policies, tags, path, ARN). `prefetch` reads it once per run,
-so a plan's IAM calls do not grow with its roles; a RoleDetail lacks Description
-and MaxSessionDuration (in AWS and in moto), so `get_role` is added only for roles
-whose spec declares one of them. Without the batch (no prefetch, or after a write)
-a role is read alone: `get_role` plus one listing per declared policy field.
-Both reads become one RoleDetail-shaped dict, normalised by one function.
+so a plan's IAM calls do not grow with its roles, and `inventory` filters the same
+listing by the stack's tag; a RoleDetail lacks Description and MaxSessionDuration
+(in AWS and in moto), so `get_role` is added only for roles whose spec declares
+one of them. Without the batch (no prefetch, or after a write) a role is read
+alone: `get_role` (which carries the tags) plus one listing per declared policy
+field. Both reads become one RoleDetail-shaped dict, normalised by one function.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import Field
 
-from controller.aws.errors import error_code, is_not_found
+from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
-from controller.resources.base import (
-    Desired,
-    Driver,
-    NameRule,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.model import Desired, NameRule, Observed, SpecModel, Tags
+from controller.resources import common, tagged
+from controller.resources.base import Driver, RunContext
+from controller.resources.batch import Listing
 from controller.resources.policy_documents import normalise_policy, policy_json
 from controller.resources.shapes import ManagedPolicyArn
 
 PolicyDocument = dict[str, Any] | str
 
-# Cache key of the GAAD batch: role name -> RoleDetail, for every role in the account.
-_ROLES = ("iam.Role", "details")
+RoleDetail = dict[str, Any]
+
+
+def _all_roles(ctx: RunContext, scope: str) -> dict[str, RoleDetail]:
+    pages = ctx.client("iam").get_paginator("get_account_authorization_details").paginate(
+        Filter=["Role"])
+    return {role["RoleName"]: role for page in pages for role in page["RoleDetailList"]}
+
+
+# Every role of the account by name, as GAAD's RoleDetails: one listing per run (IAM has
+# no tag filter), read by `prefetch` and serving `observe` and `inventory`.
+ROLES: Listing[RoleDetail] = Listing("iam.Role", _all_roles)
 # Fields of `get_role` that a RoleDetail lacks.
 _NOT_IN_DETAIL = {"description": "Description", "maxSessionDuration": "MaxSessionDuration"}
 
@@ -66,6 +73,8 @@ class RoleDriver(Driver):
     spec_model = RoleSpec
     attributes = ("arn", "name")
     immutable = frozenset({"path"})
+    # what inline policies grant access to (desired/base: the app's secrets, the jobs queue)
+    references = ("logs.LogGroup", "secretsmanager.Secret", "sqs.Queue")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)
@@ -82,35 +91,23 @@ class RoleDriver(Driver):
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
         if desired:
-            ctx.cached(_ROLES, lambda: _all_roles(ctx.client("iam")))
+            ROLES.all(ctx)
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        iam = ctx.client("iam")
-        batch: dict[str, dict[str, Any]] | None = ctx.cache.get(_ROLES)
-        try:
-            if batch is None:
-                detail = _read_one(iam, desired)
-            elif desired.name not in batch:
-                return None
-            elif _NOT_IN_DETAIL.keys() & desired.spec.keys():
-                role = iam.get_role(RoleName=desired.name)["Role"]
-                extra = {k: role[k] for k in _NOT_IN_DETAIL.values() if k in role}
-                detail = {**batch[desired.name], **extra}
-            else:
-                detail = batch[desired.name]
-        except Exception as err:  # the role, or one of its policies, vanished mid-read
-            if is_not_found(err):
-                return None
-            raise
-        tags = from_key_value_list(detail["Tags"]) if "Tags" in detail else None
-        return Observed(fields=_fields(detail, desired.spec),
-                        attrs={"arn": detail["Arn"], "name": detail["RoleName"]}, tags=tags)
+        # Not found: the role, or one of its policies, vanished mid-read.
+        detail: RoleDetail | None = common.absent_ok(_detail, desired, ctx)
+        if detail is None:
+            return None
+        return Observed(fields=_fields(detail, desired.spec), attrs=_attrs(detail),
+                        tags=from_key_value_list(detail.get("Tags")))
 
-    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
-        if live.tags is not None:
-            return live.tags
-        pages = ctx.client("iam").get_paginator("list_role_tags").paginate(RoleName=desired.name)
-        return from_key_value_list([tag for page in pages for tag in page["Tags"]])
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """The stack's roles, from the account's listing `prefetch` read (IAM lists by no
+        tag): no call of its own once prefetched."""
+        found = (Observed(fields={}, attrs=_attrs(detail),
+                          tags=from_key_value_list(detail.get("Tags")))
+                 for detail in ROLES.all(ctx).values())
+        return tagged.by_id(found, ctx.stack)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         iam = ctx.client("iam")
@@ -126,7 +123,7 @@ class RoleDriver(Driver):
                 args[param] = spec[field]
         try:
             iam.create_role(**args)
-        except Exception as err:
+        except ClientError as err:
             # A retry after a partial create: the role is there, finish its policies below.
             if error_code(err) != "EntityAlreadyExists":
                 raise
@@ -162,52 +159,60 @@ class RoleDriver(Driver):
             _sync_inline(iam, desired.name, spec["inlinePolicies"] or [],
                          live.fields.get("inlinePolicies", []))
         if "tags" in changed:
-            stale = set(live.fields.get("tags", {})) - set(spec["tags"] or {})
-            if stale:
-                iam.untag_role(RoleName=desired.name, TagKeys=sorted(stale))
-            iam.tag_role(RoleName=desired.name, Tags=as_key_value_list(desired.tags()))
+            common.sync_tags(
+                desired, live.tags or {},
+                write=lambda tags: iam.tag_role(RoleName=desired.name,
+                                                Tags=as_key_value_list(tags)),
+                remove=lambda keys: iam.untag_role(RoleName=desired.name, TagKeys=keys),
+            )
         return self._reread(desired, ctx)
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        # IAM refuses to delete a role that still has policies or instance profiles.
-        iam = ctx.client("iam")
-        ctx.forget(_ROLES)
-        try:
-            _sync_managed(iam, desired.name, [], _attached(iam, desired.name))
-            _sync_inline(iam, desired.name, [], _inline(iam, desired.name))
-            pages = iam.get_paginator("list_instance_profiles_for_role").paginate(
-                RoleName=desired.name
-            )
-            for page in pages:
-                for profile in page["InstanceProfiles"]:
-                    iam.remove_role_from_instance_profile(
-                        InstanceProfileName=profile["InstanceProfileName"],
-                        RoleName=desired.name,
-                    )
-            iam.delete_role(RoleName=desired.name)
-        except Exception as err:
-            if not is_not_found(err):
-                raise
+    def delete(self, live: Observed, ctx: RunContext) -> None:
+        ROLES.forget(ctx)
+        common.absent_ok(_delete_role, ctx.client("iam"), live.attrs["name"])
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
-        ctx.forget(_ROLES)  # the batch predates the write: read this role alone
-        observed = self.observe(desired, ctx)
-        assert observed is not None, f"{desired.id} vanished right after it was written"
-        return observed
+        ROLES.forget(ctx)  # the listing predates the write: read this role alone
+        return common.reread(self, desired, ctx)
 
 
-def _all_roles(iam: Any) -> dict[str, dict[str, Any]]:
-    pages = iam.get_paginator("get_account_authorization_details").paginate(Filter=["Role"])
-    return {role["RoleName"]: role for page in pages for role in page["RoleDetailList"]}
+def _detail(desired: Desired, ctx: RunContext) -> RoleDetail | None:
+    """The role as a RoleDetail, or None: from the run's listing once prefetched, with
+    `get_role`'s own fields where declared; else read alone."""
+    iam = ctx.client("iam")
+    # The account's listing when prefetch read it (a role is answered from it, or its
+    # failure raised); a role read alone otherwise, as after a write.
+    if not ROLES.loaded(ctx):
+        return _read_one(iam, desired)
+    detail = ROLES.get(ctx, desired.name)
+    if detail is None or not _NOT_IN_DETAIL.keys() & desired.spec.keys():
+        return detail
+    role = iam.get_role(RoleName=desired.name)["Role"]
+    return {**detail, **{key: role[key] for key in _NOT_IN_DETAIL.values() if key in role}}
+
+
+def _attrs(detail: RoleDetail) -> dict[str, Any]:
+    return {"arn": detail["Arn"], "name": detail["RoleName"]}
+
+
+def _delete_role(iam: Any, role: str) -> None:
+    """IAM refuses to delete a role that still has policies or instance profiles: those go
+    first. Each step tolerates what is already gone."""
+    for arn in _attached(iam, role):
+        common.absent_ok(iam.detach_role_policy, RoleName=role, PolicyArn=arn)
+    for name in _inline_names(iam, role):
+        common.absent_ok(iam.delete_role_policy, RoleName=role, PolicyName=name)
+    pages = iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=role)
+    for profile in (p for page in pages for p in page["InstanceProfiles"]):
+        common.absent_ok(iam.remove_role_from_instance_profile,
+                         InstanceProfileName=profile["InstanceProfileName"], RoleName=role)
+    iam.delete_role(RoleName=role)
 
 
 def _read_one(iam: Any, desired: Desired) -> dict[str, Any]:
-    """One role as a RoleDetail plus get_role's own fields; policies only when declared."""
+    """One role as a RoleDetail plus get_role's own fields (its tags among them: AWS leaves
+    the key out when there are none); policies only when declared."""
     detail = dict(iam.get_role(RoleName=desired.name)["Role"])
-    if "tags" in desired.spec and "Tags" not in detail:
-        # get_role carries the tags; older API versions and emulators may not.
-        pages = iam.get_paginator("list_role_tags").paginate(RoleName=desired.name)
-        detail["Tags"] = [tag for page in pages for tag in page["Tags"]]
     if "managedPolicyArns" in desired.spec:
         detail["AttachedManagedPolicies"] = [
             {"PolicyArn": arn} for arn in _attached(iam, desired.name)
@@ -260,25 +265,24 @@ def inline_policy_list(policies: dict[str, Any] | list[dict[str, Any]]) -> list[
     ]
 
 
+def _inline_names(iam: Any, role: str) -> list[str]:
+    pages = iam.get_paginator("list_role_policies").paginate(RoleName=role)
+    return [name for page in pages for name in page["PolicyNames"]]
+
+
 def _inline(iam: Any, role: str) -> list[dict[str, Any]]:
     """The role's inline policies as a RoleDetail's RolePolicyList (documents as read)."""
-    pages = iam.get_paginator("list_role_policies").paginate(RoleName=role)
-    names = [name for page in pages for name in page["PolicyNames"]]
     return [
         {"PolicyName": name,
          "PolicyDocument": iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]}
-        for name in names
+        for name in _inline_names(iam, role)
     ]
 
 
 def _sync_managed(iam: Any, role: str, want: list[str], have: list[str]) -> None:
     """Attach only what is missing: attaching twice is not a no-op everywhere (moto counts)."""
     for arn in sorted(set(have) - set(want)):
-        try:
-            iam.detach_role_policy(RoleName=role, PolicyArn=arn)
-        except Exception as err:
-            if not is_not_found(err):
-                raise
+        common.absent_ok(iam.detach_role_policy, RoleName=role, PolicyArn=arn)
     for arn in sorted(set(want) - set(have)):
         iam.attach_role_policy(RoleName=role, PolicyArn=arn)
 
@@ -289,11 +293,7 @@ def _sync_inline(
     want = {p["PolicyName"]: p["PolicyDocument"] for p in want_list}
     have = {p["PolicyName"]: p["PolicyDocument"] for p in have_list}
     for name in sorted(set(have) - set(want)):
-        try:
-            iam.delete_role_policy(RoleName=role, PolicyName=name)
-        except Exception as err:
-            if not is_not_found(err):
-                raise
+        common.absent_ok(iam.delete_role_policy, RoleName=role, PolicyName=name)
     for name, doc in want.items():
         if have.get(name) != doc:
             iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=policy_json(doc))

@@ -5,6 +5,12 @@ by default, and nothing about it needs a replace: AWS changes the retention
 (PutRetentionPolicy / DeleteRetentionPolicy) and the key (AssociateKmsKey /
 DisassociateKmsKey) in place. As Terraform does, `retentionInDays: 0` means
 "never expire" and `kmsKeyId: ""` means "no key".
+
+Reads: the declared groups by name, 50 per `describe_log_groups` call, then each
+group's tags (CloudWatch Logs reads tags one group at a time). `inventory` takes
+the groups carrying the stack's tag, tags included, from the Resource Groups
+Tagging API's listing of the stack (one call per 100 resources of the stack,
+however many groups the account holds, shared with the other kinds using it).
 """
 
 from __future__ import annotations
@@ -13,18 +19,14 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from controller.aws.errors import is_not_found
 from controller.aws.tags import user_tags
-from controller.resources.base import (
-    Desired,
-    Driver,
-    NameRule,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.model import Desired, NameRule, Observed, SpecModel, Tags
+from controller.resources import common, tagged
+from controller.resources.base import Driver, RunContext
+from controller.resources.batch import ByNames
 from controller.resources.shapes import KmsKeyArn
+
+LogGroup = dict[str, Any]  # one entry of describe_log_groups
 
 # CloudWatch Logs accepts only these retention periods (days).
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
@@ -50,6 +52,22 @@ class LogGroupSpec(SpecModel):
         return days
 
 
+def _describe(ctx: RunContext, names: list[str]) -> dict[str, LogGroup]:
+    """The groups of `names` that exist. The answer is filtered by name too: moto 5.2.5
+    ignores `logGroupIdentifiers` and lists every group of the account."""
+    pages = ctx.client("logs").get_paginator("describe_log_groups").paginate(
+        logGroupIdentifiers=names)
+    wanted = set(names)
+    return {g["logGroupName"]: g for page in pages for g in page["logGroups"]
+            if g["logGroupName"] in wanted}
+
+
+# The declared groups, by name: `logGroupIdentifiers` takes up to 50 names per call.
+GROUPS: ByNames[LogGroup] = ByNames("logs.LogGroup", _describe, 50)
+# How a log group's ARN reads after `arn:aws:logs:<region>:<account>:`.
+LOG_GROUP = "log-group:"
+
+
 class LogGroupDriver(Driver):
     kind = "logs.LogGroup"
     name_rule = NameRule(r"[A-Za-z0-9._/#-]{1,512}", "1-512 letters, digits and ._-/#")
@@ -58,25 +76,30 @@ class LogGroupDriver(Driver):
     holds_data = True  # the logs
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        # One paginated describe serves every group of the stack.
-        ctx.cached(("logs.groups",), lambda: _all_groups(ctx))
+        GROUPS.prime(ctx, [d.name for d in desired])
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        group = ctx.cached(("logs.groups",), lambda: _all_groups(ctx)).get(desired.name)
+        group = GROUPS.get(ctx, desired.name)
         if group is None:
             return None
-        arn = group["arn"].removesuffix(":*")
-        fields: dict[str, Any] = {"retentionInDays": group.get("retentionInDays") or 0,
-                                  "kmsKeyId": group.get("kmsKeyId") or ""}
-        if "tags" in desired.spec:
-            try:
-                tags = ctx.client("logs").list_tags_for_resource(resourceArn=arn)["tags"]
-            except Exception as err:  # moto and old partitions lack the ARN-based API
-                if not is_not_found(err):
-                    raise
-                tags = {}
-            fields["tags"] = user_tags(tags)
-        return Observed(fields=fields, attrs={"arn": arn, "name": desired.name})
+        attrs = _attrs(group)
+        tags = common.absent_ok(ctx.client("logs").list_tags_for_resource,
+                                resourceArn=attrs["arn"])
+        if tags is None:  # deleted since it was described
+            return None
+        return Observed(fields=_fields(group, tags["tags"], desired.spec), attrs=attrs,
+                        tags=tags["tags"])
+
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """The stack's groups from the tagging API's listing of the stack (shared by the kinds
+        that use it), confirmed by `describe_log_groups`: the index may lag a delete. The
+        declared groups were read by `prefetch`, so only orphans cost a describe."""
+        listed = {_name(arn): tags for arn, tags in tagged.stack_arns(ctx, "logs", LOG_GROUP)
+                  .items()}
+        GROUPS.prime(ctx, listed)
+        found = (Observed(fields={}, attrs=_attrs(group), tags=tags)
+                 for name, tags in listed.items() if (group := GROUPS.get(ctx, name)))
+        return tagged.by_id(found, ctx.stack)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         logs = ctx.client("logs")
@@ -109,31 +132,36 @@ class LogGroupDriver(Driver):
                 logs.disassociate_kms_key(logGroupName=desired.name)
         if "tags" in changed:
             arn = live.attrs["arn"]
-            stale = set(live.fields.get("tags", {})) - set(desired.spec["tags"])
-            if stale:
-                logs.untag_resource(resourceArn=arn, tagKeys=sorted(stale))
-            logs.tag_resource(resourceArn=arn, tags=desired.tags())
+            common.sync_tags(
+                desired, live.tags or {},
+                write=lambda tags: logs.tag_resource(resourceArn=arn, tags=tags),
+                remove=lambda keys: logs.untag_resource(resourceArn=arn, tagKeys=keys),
+            )
         return self._reread(desired, ctx)
 
-    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
-        tags: dict[str, str] = ctx.client("logs").list_tags_for_resource(
-            resourceArn=live.attrs["arn"])["tags"]
-        return tags
-
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        try:
-            ctx.client("logs").delete_log_group(logGroupName=desired.name)
-        except Exception as err:
-            if not is_not_found(err):
-                raise
+    def delete(self, live: Observed, ctx: RunContext) -> None:
+        common.absent_ok(ctx.client("logs").delete_log_group, logGroupName=live.attrs["name"])
+        GROUPS.forget(ctx, live.attrs["name"])
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
-        ctx.forget(("logs.groups",))
-        observed = self.observe(desired, ctx)
-        assert observed is not None, f"{desired.id} vanished right after it was written"
-        return observed
+        GROUPS.forget(ctx, desired.name)
+        return common.reread(self, desired, ctx)
 
 
-def _all_groups(ctx: RunContext) -> dict[str, dict[str, Any]]:
-    pages = ctx.client("logs").get_paginator("describe_log_groups").paginate()
-    return {g["logGroupName"]: g for page in pages for g in page["logGroups"]}
+def _attrs(group: LogGroup) -> dict[str, str]:
+    """The group's ARN without the `:*` describe_log_groups appends, and its name."""
+    return {"arn": group["arn"].removesuffix(":*"), "name": group["logGroupName"]}
+
+
+def _name(arn: str) -> str:
+    """A log group's name from its ARN (as the tagging API spells it, or with `:*`)."""
+    return arn.removesuffix(":*").split(":" + LOG_GROUP, 1)[1]
+
+
+def _fields(group: LogGroup, tags: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:
+    """The declared fields, AWS's absences made explicit: no retention is 0, no key is ""."""
+    fields: dict[str, Any] = {"retentionInDays": group.get("retentionInDays") or 0,
+                              "kmsKeyId": group.get("kmsKeyId") or ""}
+    if "tags" in spec:
+        fields["tags"] = user_tags(tags)
+    return fields

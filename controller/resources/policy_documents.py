@@ -21,7 +21,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from controller.resources.base import is_unknown
+from controller.model import is_unknown
 
 # Statement keys that change who may do what. `Sid` is a label and left out on
 # purpose: a service that invents Sids would otherwise make a perpetual diff.

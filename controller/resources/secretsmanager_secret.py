@@ -13,27 +13,23 @@ its original value: the thing a person deleting it by mistake would want.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import Field
 
-from controller.aws.errors import error_code, is_not_found
-from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
-from controller.resources.base import (
-    Desired,
-    Driver,
-    NameRule,
-    Observed,
-    RunContext,
-    SpecModel,
-    Tags,
-)
+from controller.aws.errors import error_code
+from controller.aws.tags import STACK_KEY, as_key_value_list, from_key_value_list, user_tags
+from controller.model import Desired, NameRule, Observed, SpecModel, Tags
+from controller.resources.base import Driver, RunContext
+from controller.resources.batch import ByNames, Listing
+from controller.resources.common import absent_ok, reread, sync_tags
 from controller.resources.shapes import KmsKey
+from controller.resources.tagged import by_id
 
-# AWS accepts at most 10 values per list_secrets filter.
+# AWS accepts at most 10 values per list_secrets filter, and lists 100 secrets per call.
 _FILTER_BATCH = 10
+_LIST_PAGE = 100
 _GENERATE_DEFAULTS: dict[str, Any] = {"passwordLength": 32, "excludePunctuation": True}
 # spec field -> UpdateSecret parameter, for the fields written without touching the value
 _METADATA = {"description": "Description", "kmsKeyId": "KmsKeyId"}
@@ -80,20 +76,17 @@ class SecretDriver(Driver):
         return out
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        names = sorted({d.name for d in desired})
-        found = _list_secrets(ctx.client("secretsmanager"), names)
-        for name in names:
-            ctx.cached(_key(name), partial(found.get, name))
+        SECRETS.prime(ctx, [d.name for d in desired])
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        secret = self._live(desired.name, ctx)
+        secret = SECRETS.get(ctx, desired.name)
         if secret is None:
             return None
+        tags = from_key_value_list(secret.get("Tags"))
         if secret.get("DeletedDate"):
             # Pending deletion: absent for the diff, but `create` restores it in place,
             # keeping its ARN and value.
-            return Observed(fields={}, attrs={"arn": secret["ARN"], "name": secret["Name"]},
-                            deleted=True, tags=from_key_value_list(secret.get("Tags")))
+            return Observed(fields={}, attrs=_attrs(secret), deleted=True, tags=tags)
         fields: dict[str, Any] = {
             "description": secret.get("Description") or "",  # AWS omits a blank one
             "kmsKeyId": secret.get("KmsKeyId"),
@@ -103,14 +96,13 @@ class SecretDriver(Driver):
             # `create` still finds it in desired.spec (normalise could not strip it).
             fields["generate"] = desired.spec["generate"]
         if "tags" in desired.spec:
-            fields["tags"] = user_tags(from_key_value_list(secret.get("Tags")))
-        return Observed(fields=fields, attrs={"arn": secret["ARN"], "name": secret["Name"]},
-                        tags=from_key_value_list(secret.get("Tags")))
+            fields["tags"] = user_tags(tags)
+        return Observed(fields=fields, attrs=_attrs(secret), tags=tags)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         sm = ctx.client("secretsmanager")
-        # Read fresh, not from the plan's cache: restore or create depends on this.
-        current = _list_secrets(sm, [desired.name]).get(desired.name)
+        # Read afresh, not from the plan's reads: restore or create depends on this.
+        current = _by_names(ctx, [desired.name]).get(desired.name)
         if current is None:
             _create_secret(sm, desired)
         else:
@@ -119,7 +111,7 @@ class SecretDriver(Driver):
             stale = [f for f, p in _METADATA.items()
                      if f in desired.spec and desired.spec[f] != current.get(p)]
             _write(sm, desired, stale)
-            _write_tags(sm, desired, user_tags(from_key_value_list(current.get("Tags"))))
+            _write_tags(sm, desired, from_key_value_list(current.get("Tags")))
         return self._reread(desired, ctx)
 
     def update(
@@ -128,55 +120,76 @@ class SecretDriver(Driver):
         sm = ctx.client("secretsmanager")
         _write(sm, desired, [f for f in changed if f in _METADATA])
         if "tags" in changed:
-            _write_tags(sm, desired, live.fields.get("tags", {}))
+            _write_tags(sm, desired, live.tags or {})
         return self._reread(desired, ctx)
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        sm = ctx.client("secretsmanager")
+    def delete(self, live: Observed, ctx: RunContext) -> None:
+        """Schedule the deletion with AWS's default 30-day recovery window: a pruned or
+        replaced secret can still be restored. Already scheduled counts as gone."""
+        name = live.attrs["name"]
         try:
-            # AWS's default 30-day recovery window: a pruned secret can still be restored.
-            sm.delete_secret(SecretId=desired.name)
+            if not live.deleted:
+                absent_ok(ctx.client("secretsmanager").delete_secret, SecretId=live.attrs["arn"])
         except ClientError as err:
-            if is_not_found(err):
-                return
-            # Already scheduled for deletion is "already gone" for a prune.
-            pending = _list_secrets(sm, [desired.name]).get(desired.name, {}).get("DeletedDate")
-            if error_code(err) == "InvalidRequestException" and pending:
-                return
-            raise
+            if error_code(err) != "InvalidRequestException" or not _pending(ctx, name):
+                raise
         finally:
-            ctx.forget(_key(desired.name))
+            SECRETS.forget(ctx, name)
 
-    def _live(self, name: str, ctx: RunContext) -> dict[str, Any] | None:
-        sm = ctx.client("secretsmanager")
-        return ctx.cached(_key(name), lambda: _list_secrets(sm, [name]).get(name))
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """One list_secrets per hundred of the stack's secrets, by its tag (those pending
+        deletion are gone already, not orphans)."""
+        return by_id(STACK_SECRETS.all(ctx, ctx.stack).values(), ctx.stack)
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
-        ctx.forget(_key(desired.name))
-        observed = self.observe(desired, ctx)
-        assert observed is not None, f"{desired.id} vanished right after it was written"
-        return observed
+        SECRETS.forget(ctx, desired.name)
+        return reread(self, desired, ctx)
 
 
-def _key(name: str) -> tuple[str, str]:
-    return ("secretsmanager.secret", name)
-
-
-def _list_secrets(sm: Any, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Secrets by exact name, pending deletion included (the `name` filter is a prefix match)."""
+def _by_names(ctx: RunContext, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Secrets by exact name, pending deletion included (the `name` filter is a prefix
+    match), ten names per filter."""
     wanted = set(names)
+    paginator = ctx.client("secretsmanager").get_paginator("list_secrets")
     found: dict[str, dict[str, Any]] = {}
-    paginator = sm.get_paginator("list_secrets")
     for start in range(0, len(names), _FILTER_BATCH):
         chunk = names[start:start + _FILTER_BATCH]
         pages = paginator.paginate(
             Filters=[{"Key": "name", "Values": chunk}], IncludePlannedDeletion=True
         )
         for page in pages:
-            for secret in page["SecretList"]:
-                if secret["Name"] in wanted:
-                    found[secret["Name"]] = secret
+            found.update({s["Name"]: s for s in page["SecretList"] if s["Name"] in wanted})
     return found
+
+
+SECRETS: ByNames[dict[str, Any]] = ByNames("secretsmanager.secrets", _by_names, _FILTER_BATCH)
+
+
+def _of_stack(ctx: RunContext, stack: str) -> dict[str, Observed]:
+    """The secrets carrying `gitops:stack = stack`, by name. AWS's tag-key and tag-value
+    filters match independently (any key with that value), so the pair is checked here."""
+    pages = ctx.client("secretsmanager").get_paginator("list_secrets").paginate(
+        Filters=[{"Key": "tag-key", "Values": [STACK_KEY]},
+                 {"Key": "tag-value", "Values": [stack]}],
+        PaginationConfig={"PageSize": _LIST_PAGE})
+    found: dict[str, Observed] = {}
+    for secret in (s for page in pages for s in page["SecretList"]):
+        tags = from_key_value_list(secret.get("Tags"))
+        if tags.get(STACK_KEY) == stack:
+            found[secret["Name"]] = Observed(fields={}, attrs=_attrs(secret), tags=tags)
+    return found
+
+
+STACK_SECRETS: Listing[Observed] = Listing("secretsmanager.stack", _of_stack)
+
+
+def _pending(ctx: RunContext, name: str) -> bool:
+    """Is the secret scheduled for deletion (read afresh)?"""
+    return bool(_by_names(ctx, [name]).get(name, {}).get("DeletedDate"))
+
+
+def _attrs(secret: dict[str, Any]) -> dict[str, Any]:
+    return {"arn": secret["ARN"], "name": secret["Name"]}
 
 
 def _create_secret(sm: Any, desired: Desired) -> None:
@@ -205,8 +218,8 @@ def _write(sm: Any, desired: Desired, fields: list[str]) -> None:
 
 
 def _write_tags(sm: Any, desired: Desired, live_tags: dict[str, str]) -> None:
-    """(Re)write user and ownership tags; remove user tags git dropped, if git manages tags."""
-    stale = set(live_tags) - set(desired.spec.get("tags") or {})
-    if stale and "tags" in desired.spec:
-        sm.untag_resource(SecretId=desired.name, TagKeys=sorted(stale))
-    sm.tag_resource(SecretId=desired.name, Tags=as_key_value_list(desired.tags()))
+    """Make the tags git's (common.sync_tags) with Secrets Manager's tag calls."""
+    sync_tags(desired, live_tags,
+              write=lambda tags: sm.tag_resource(SecretId=desired.name,
+                                                 Tags=as_key_value_list(tags)),
+              remove=lambda keys: sm.untag_resource(SecretId=desired.name, TagKeys=keys))

@@ -7,8 +7,9 @@ whose numbers may come back retyped. `normalise` (desired side) and
 booleans are booleans, RedrivePolicy is parsed, and Policy goes through the
 shared `policy_documents.normalise_policy`, so "5" and 5 never make a diff.
 
-SQS has no batch describe: observe costs get_queue_url + get_queue_attributes,
-plus list_queue_tags when tags are declared.
+SQS has no batch describe: observe costs get_queue_url + get_queue_attributes +
+list_queue_tags (every tag, for ownership). The stack's queues are found through
+the tagging index and confirmed by one list_queues, which also gives their URLs.
 """
 
 from __future__ import annotations
@@ -22,21 +23,23 @@ from pydantic import Field, model_validator
 
 from controller.aws.errors import is_not_found
 from controller.aws.tags import user_tags
-from controller.resources.base import (
+from controller.model import (
     Declared,
     Desired,
-    Driver,
     FieldError,
     Finding,
     NameRule,
     Observed,
-    RunContext,
     SpecModel,
     Tags,
     is_unknown,
 )
+from controller.resources.base import Driver, RunContext
+from controller.resources.batch import Listing
+from controller.resources.common import absent_ok, reread, sync_tags
 from controller.resources.policy_documents import normalise_policy, policy_json
 from controller.resources.shapes import KmsKey, QueueArn
+from controller.resources.tagged import by_id, stack_arns
 
 # spec field -> (SQS attribute, type): the scalars, written as strings.
 _SCALARS: dict[str, tuple[str, type]] = {
@@ -53,6 +56,7 @@ _SCALARS: dict[str, tuple[str, type]] = {
 # is written as "" (SQS's way to clear an attribute)
 _CLEARABLE = frozenset({"kmsMasterKeyId", "redrivePolicy", "policy"})
 FIFO_SUFFIX = ".fifo"
+LIST_PAGE = 1000  # list_queues answers at most 1000 URLs per call
 
 
 class RedrivePolicySpec(SpecModel):
@@ -102,6 +106,7 @@ class QueueDriver(Driver):
     attributes = ("arn", "url", "name")
     immutable = frozenset({"fifoQueue"})
     holds_data = True
+    references = ("sqs.Queue",)  # its dead-letter queue
 
     def lint(self, doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]:
         return [*_fifo_name(doc), *_dead_letter_type(doc, stack)]
@@ -126,17 +131,18 @@ class QueueDriver(Driver):
         try:
             url = sqs.get_queue_url(QueueName=desired.name)["QueueUrl"]
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
-            tags = sqs.list_queue_tags(QueueUrl=url) if "tags" in desired.spec else None
+            tags: dict[str, str] = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         except ClientError as err:
             if is_not_found(err):
                 return None
             raise
         live = attrs.get("Attributes", {})
         fields = fields_from_attributes(live)
-        if tags is not None:
-            fields["tags"] = user_tags(tags.get("Tags", {}))
+        if "tags" in desired.spec:
+            fields["tags"] = user_tags(tags)
         return Observed(
-            fields=fields, attrs={"arn": live["QueueArn"], "url": url, "name": desired.name}
+            fields=fields, attrs={"arn": live["QueueArn"], "url": url, "name": desired.name},
+            tags=tags,
         )
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
@@ -150,7 +156,7 @@ class QueueDriver(Driver):
         ctx.client("sqs").create_queue(
             QueueName=desired.name, Attributes=attributes, tags=desired.tags()
         )
-        return self._reread(desired, ctx)
+        return reread(self, desired, ctx)
 
     def update(
         self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
@@ -163,28 +169,40 @@ class QueueDriver(Driver):
         if attributes:
             sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         if "tags" in changed:
-            stale = set(live.fields.get("tags", {})) - set(desired.spec["tags"])
-            if stale:
-                sqs.untag_queue(QueueUrl=url, TagKeys=sorted(stale))
-            sqs.tag_queue(QueueUrl=url, Tags=desired.tags())
-        return self._reread(desired, ctx)
+            sync_tags(desired, live.tags or {},
+                      write=lambda tags: sqs.tag_queue(QueueUrl=url, Tags=tags),
+                      remove=lambda keys: sqs.untag_queue(QueueUrl=url, TagKeys=keys))
+        return reread(self, desired, ctx)
 
-    def live_tags(self, desired: Desired, live: Observed, ctx: RunContext) -> dict[str, str]:
-        tags: dict[str, str] = ctx.client("sqs").list_queue_tags(
-            QueueUrl=live.attrs["url"]).get("Tags", {})
-        return tags
+    def delete(self, live: Observed, ctx: RunContext) -> None:
+        absent_ok(ctx.client("sqs").delete_queue, QueueUrl=live.attrs["url"])
 
-    def delete(self, desired: Desired, live: Observed, ctx: RunContext) -> None:
-        try:
-            ctx.client("sqs").delete_queue(QueueUrl=live.attrs["url"])
-        except ClientError as err:
-            if not is_not_found(err):
-                raise
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """The tagging index names the stack's queues (one call shared by every kind); one
+        list_queues per thousand queues confirms them and gives their URLs."""
+        urls = QUEUE_URLS.all(ctx)
+        found = (_found(arn, tags, urls.get(arn.rsplit(":", 1)[-1]))
+                 for arn, tags in stack_arns(ctx, "sqs").items())
+        return by_id((live for live in found if live is not None), ctx.stack)
 
-    def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
-        observed = self.observe(desired, ctx)
-        assert observed is not None, f"{desired.id} vanished right after it was written"
-        return observed
+
+def _list_queues(ctx: RunContext, scope: str) -> dict[str, str]:
+    """Queue name -> URL, of every queue of the account (deleted ones drop out)."""
+    pages = ctx.client("sqs").get_paginator("list_queues").paginate(
+        PaginationConfig={"PageSize": LIST_PAGE})
+    urls = [url for page in pages for url in page.get("QueueUrls", [])]
+    return {url.rsplit("/", 1)[-1]: url for url in urls}
+
+
+QUEUE_URLS: Listing[str] = Listing("sqs.urls", _list_queues)
+
+
+def _found(arn: str, tags: dict[str, str], url: str | None) -> Observed | None:
+    """A queue the tagging index lists, as the inventory lists it, if it still exists."""
+    if url is None:
+        return None
+    name = arn.rsplit(":", 1)[-1]
+    return Observed(fields={}, attrs={"arn": arn, "url": url, "name": name}, tags=tags)
 
 
 def fields_from_attributes(attrs: dict[str, str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 
 import structlog
 
+from controller.model import Kinds
 from controller.source.git import GitSource
 from controller.spec.issues import Issue, ValidationFailed
 from controller.spec.loader import load_stack_files
@@ -35,7 +36,7 @@ def stack_path(path: str) -> str:
     return str(clean)
 
 
-def load_revision(source: GitSource, sha: str, path: str) -> Stack:
+def load_revision(source: GitSource, sha: str, path: str, kinds: Kinds) -> Stack:
     """Load and validate the stack at `path` in commit `sha` (`Stack.revision` is `sha`).
 
     Raises ValidationFailed (a missing folder included: it is that commit's problem)
@@ -44,7 +45,7 @@ def load_revision(source: GitSource, sha: str, path: str) -> Stack:
     """
     folder = stack_path(path)
     try:
-        return load_stack_files(source.files(sha), folder, revision=sha,
+        return load_stack_files(source.files(sha), folder, kinds, revision=sha,
                                 source=f"{source.url}@{sha[:12]}:{folder}")
     except ValidationFailed as err:
         if any(i.file == folder and "no such folder" in i.message for i in err.issues):
@@ -62,7 +63,7 @@ class HistorySearch:
     invalid: dict[str, list[Issue]] = field(default_factory=dict)  # sha -> its issues, newest first
 
 
-def search_history(source: GitSource, tip: str, path: str,
+def search_history(source: GitSource, tip: str, path: str, kinds: Kinds,
                    limit: int = HISTORY_LIMIT) -> HistorySearch:
     """Walk `tip`'s first-parent history (at most `limit` commits) for a commit that validates."""
     search = HistorySearch()
@@ -73,7 +74,7 @@ def search_history(source: GitSource, tip: str, path: str,
             search.invalid[sha] = invalid_trees[tree]
             continue
         try:
-            search.found = (sha, load_revision(source, sha, path))
+            search.found = (sha, load_revision(source, sha, path, kinds))
             break
         except ValidationFailed as err:
             search.invalid[sha] = invalid_trees[tree] = err.issues
@@ -85,10 +86,10 @@ def search_history(source: GitSource, tip: str, path: str,
     return search
 
 
-def last_good_revision(source: GitSource, tip: str, path: str,
+def last_good_revision(source: GitSource, tip: str, path: str, kinds: Kinds,
                        limit: int = HISTORY_LIMIT) -> tuple[str, Stack] | None:
     """The newest commit (sha, stack) at or below `tip` that validates, or None.
 
     For the issues of the commits skipped on the way, use `search_history`.
     """
-    return search_history(source, tip, path, limit).found
+    return search_history(source, tip, path, kinds, limit).found

@@ -18,13 +18,12 @@ import dataclasses
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from controller.resources.base import TAG_SAFE_NAME, Declared, Policy
-from controller.resources.registry import DRIVERS
+from controller.model import TAG_SAFE_NAME, Declared, Kind, Kinds, Policy
 from controller.spec import limits
 from controller.spec.files import (
     Entry,
@@ -43,7 +42,7 @@ from controller.spec.substitution import SubstitutionError, substitute_values, w
 from controller.spec.suggest import closest, did_you_mean
 from controller.spec.yamldoc import NodeBudget, YamlDoc, load_documents
 
-ENVELOPE_KEYS = ("kind", "name", "spec", "policy")
+ENVELOPE_KEYS = ("kind", "name", "spec", "policy", "adopt")
 YAML_SUFFIXES = (".yaml", ".yml")
 STACK_FILE = "stack.yaml"
 STACK_HINT = "a stack is a folder holding a stack.yaml, e.g. desired/prod"
@@ -257,7 +256,7 @@ def _resource_files(reading: _Reading, folders: list[tuple[str, int | None]],
     return found
 
 
-def parse_resource(doc: YamlDoc, file: str, config: StackConfig,
+def parse_resource(doc: YamlDoc, file: str, config: StackConfig, kinds: Kinds,
                    issues: list[Issue]) -> ResourceDoc | None:
     """Check the envelope and the spec of one document."""
     raw = doc.value
@@ -271,9 +270,9 @@ def parse_resource(doc: YamlDoc, file: str, config: StackConfig,
     if not isinstance(kind, str) or not isinstance(name, str) or not name:
         issues.append(Issue(file, doc.line_of(()), "every resource needs a `kind` and a `name`"))
         return None
-    driver = DRIVERS.get(kind)
+    driver = kinds.get(kind)
     if driver is None:
-        hint = did_you_mean(kind, DRIVERS) or f" (known: {', '.join(sorted(DRIVERS))})"
+        hint = did_you_mean(kind, kinds) or f" (known: {', '.join(sorted(kinds))})"
         issues.append(Issue(file, doc.line_of(("kind",)), f"unknown kind {kind!r}{hint}",
                             _shown_id(kind, name)))
         return None
@@ -296,12 +295,31 @@ def parse_resource(doc: YamlDoc, file: str, config: StackConfig,
                                               Where(doc, file, ("spec",), rid), issues)
     policy = _validated(Policy, raw.get("policy") or {}, Where(doc, file, ("policy",), rid),
                         issues)
-    if spec is None or policy is None or sub_errors:
+    adopt = _adopt(raw.get("adopt"), driver, doc, file, rid, issues)
+    if spec is None or policy is None or sub_errors or adopt is False:
         return None
     return ResourceDoc(kind, name, without_nulls(spec.model_dump(mode="json", exclude_unset=True,
                                                                  by_alias=True)),
                        Policy.model_validate(policy.model_dump()), file,
-                       doc.line_of(("kind",)))
+                       doc.line_of(("kind",)), adopt=adopt or None)
+
+
+def _adopt(value: Any, kind: Kind, doc: YamlDoc, file: str, rid: str,
+           issues: list[Issue]) -> str | Literal[False] | None:
+    """`adopt: <AWS id>`: the id, None when absent, False (with an issue) when wrong."""
+    if value is None:
+        return None
+    where = doc.line_of(("adopt",))
+    if kind.identity != "tags":
+        issues.append(Issue(file, where, f"{kind.kind} is found by its name: a same-named "
+                            "resource is adopted without `adopt:` (the plan shows it)", rid,
+                            "adopt"))
+        return False
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        issues.append(Issue(file, where, "the AWS id of the resource to take over, e.g. "
+                            "vpc-0abc1234", rid, "adopt"))
+        return False
+    return value.strip()
 
 
 def _unknown_envelope_keys(raw: dict[Any, Any], doc: YamlDoc, file: str, shown: str | None,
@@ -310,7 +328,8 @@ def _unknown_envelope_keys(raw: dict[Any, Any], doc: YamlDoc, file: str, shown: 
         if key not in ENVELOPE_KEYS:
             issues.append(Issue(file, doc.line_of((key,)), "unknown top-level field"
                                 + did_you_mean(str(key), ENVELOPE_KEYS)
-                                + " (a document holds kind, name, spec and policy)", shown,
+                                + " (a document holds kind, name, spec, policy and adopt)",
+                                shown,
                                 field_path((str(key),))))
 
 
@@ -345,7 +364,8 @@ def _validated(model: type[BaseModel], raw: Any, where: Where,
 
 
 def _resources(reading: _Reading, listed: list[tuple[str, int]], texts: dict[str, str],
-               config: StackConfig) -> tuple[list[ResourceDoc], dict[str, YamlDoc], Invalid]:
+               config: StackConfig, kinds: Kinds
+               ) -> tuple[list[ResourceDoc], dict[str, YamlDoc], Invalid]:
     """Every valid resource of the stack's files in order, its document, and what was
     written but did not validate."""
     issues = reading.issues
@@ -358,11 +378,11 @@ def _resources(reading: _Reading, listed: list[tuple[str, int]], texts: dict[str
             continue
         shown = reading.files.display(path)
         for doc in reading.documents(path, texts[path]):
-            res = parse_resource(doc, shown, config, issues)
+            res = parse_resource(doc, shown, config, kinds, issues)
             if res is None:
                 raw = doc.value if isinstance(doc.value, dict) else {}
                 invalid_ids.add(f"{raw.get('kind')}/{raw.get('name')}")
-                if raw.get("kind") not in DRIVERS and isinstance(raw.get("name"), str):
+                if raw.get("kind") not in kinds and isinstance(raw.get("name"), str):
                     unknown_kinds.add(raw["name"])
                 continue
             if res.id in docs_by_id:
@@ -375,7 +395,7 @@ def _resources(reading: _Reading, listed: list[tuple[str, int]], texts: dict[str
     return resources, docs_by_id, Invalid(frozenset(invalid_ids), frozenset(unknown_kinds))
 
 
-def lint(resources: list[ResourceDoc], docs_by_id: dict[str, YamlDoc],
+def lint(resources: list[ResourceDoc], docs_by_id: dict[str, YamlDoc], kinds: Kinds,
          issues: list[Issue]) -> None:
     """Each kind's own checks against the rest of the stack (`Driver.lint`)."""
     declared = {r.id: Declared(r.kind, r.name, r.spec,
@@ -383,20 +403,21 @@ def lint(resources: list[ResourceDoc], docs_by_id: dict[str, YamlDoc],
                 for r in resources}
     for res in resources:
         doc = docs_by_id[res.id]
-        for finding in DRIVERS[res.kind].lint(declared[res.id], declared):
+        for finding in kinds[res.kind].lint(declared[res.id], declared):
             issues.append(Issue(res.file, doc.line_of(finding.path), finding.message, res.id,
                                 field_path(finding.path) or None, Rank.STACK))
 
 
-def load_stack(folder: str | Path, revision: str | None = None) -> Stack:
-    """Load and validate the stack in a local `folder`, confined to the git work tree that
-    holds it; raises ValidationFailed with every issue."""
+def load_stack(folder: str | Path, kinds: Kinds, revision: str | None = None) -> Stack:
+    """Load and validate the stack in a local `folder` against `kinds` (the registry of
+    drivers), confined to the git work tree that holds it; raises ValidationFailed with
+    every issue."""
     files, relative = local_stack(folder)
-    return load_stack_files(files, relative, revision, source=str(folder))
+    return load_stack_files(files, relative, kinds, revision, source=str(folder))
 
 
-def load_stack_files(files: StackFiles, folder: str, revision: str | None = None,
-                     source: str = "") -> Stack:
+def load_stack_files(files: StackFiles, folder: str, kinds: Kinds,
+                     revision: str | None = None, source: str = "") -> Stack:
     """Load and validate the stack in `folder` of `files`; raises ValidationFailed."""
     reading = _Reading(files)
     config, config_doc = _stack_config(reading, folder)
@@ -405,10 +426,10 @@ def load_stack_files(files: StackFiles, folder: str, revision: str | None = None
     folders = _folders(reading, folder, config, config_doc)
     listed = _resource_files(reading, folders, config, config_doc)
     texts = reading.texts(listed)
-    resources, docs_by_id, invalid = _resources(reading, listed, texts, config)
-    check_refs(resources, docs_by_id, reading.issues, invalid, reading.unread)
-    lint(resources, docs_by_id, reading.issues)
+    resources, docs_by_id, invalid = _resources(reading, listed, texts, config, kinds)
+    check_refs(resources, docs_by_id, kinds, reading.issues, invalid, reading.unread)
+    lint(resources, docs_by_id, kinds, reading.issues)
     add_notes(reading.issues, reading.unread)
     if reading.issues:
         raise ValidationFailed(reading.issues, stack=config.name)
-    return Stack(config, resources, revision, source or files.display(folder))
+    return Stack(config, resources, revision, source or files.display(folder), kinds)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from controller.resources.base import FieldError
+from controller.model import FieldError
 from controller.spec.issues import Issue, Rank
 from controller.spec.suggest import allowed_keys, did_you_mean
 from controller.spec.yamldoc import YamlDoc

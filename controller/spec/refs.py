@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from controller.resources.registry import DRIVERS
+from controller.model import Kinds
 from controller.spec.graph import find_cycle
 from controller.spec.issues import Issue, Rank
 from controller.spec.model_errors import field_path
@@ -79,7 +79,8 @@ class Invalid:
         return ref.target in self.ids or ref.name in self.names_of_unknown_kinds
 
 
-def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc], issues: list[Issue],
+def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc], kinds: Kinds,
+               issues: list[Issue],
                invalid: Invalid = Invalid(), unread: list[Unread] | None = None) -> None:
     """Dangling refs, unknown attributes and cycles; records dependency edges.
 
@@ -89,7 +90,7 @@ def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc], issues: 
     for res in resources:
         doc = lines[res.id]
         for path, ref in find_refs(res.spec):
-            problem = _ref_problem(ref, resources, by_id, invalid, unread or [])
+            problem = _ref_problem(ref, resources, by_id, kinds, invalid, unread or [])
             if problem is not None:
                 where = ("spec", *path)
                 issues.append(Issue(res.file, doc.line_of(where), problem, res.id,
@@ -100,6 +101,7 @@ def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc], issues: 
 
 
 def _ref_problem(ref: Ref | str, resources: list[ResourceDoc], by_id: dict[str, ResourceDoc],
+                 kinds: Kinds,
                  invalid: Invalid, unread: list[Unread]) -> str | None:
     """What is wrong with one ref, or None (also when a root cause explains it)."""
     if not isinstance(ref, Ref):
@@ -108,7 +110,7 @@ def _ref_problem(ref: Ref | str, resources: list[ResourceDoc], by_id: dict[str, 
         if invalid.explains(ref) or _fold(ref, unread):
             return None
         return f"ref to {ref.target}, which is not in this stack" + _nearest(ref, resources)
-    attrs = DRIVERS[ref.kind].attributes
+    attrs = kinds[ref.kind].attributes
     if ref.attr not in attrs:
         hint = did_you_mean(ref.attr, attrs) or f" (it has: {', '.join(attrs)})"
         return f"{ref.kind} has no attribute {ref.attr!r}{hint}"

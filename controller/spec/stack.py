@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from controller.resources.base import Policy
+from controller.model import Kinds, Policy
 
 
 class StackConfig(BaseModel):
@@ -20,6 +20,10 @@ class StackConfig(BaseModel):
     account: str = Field(pattern=r"^\d{12}$", description="the only AWS account it may touch")
     includes: list[str] = Field(default_factory=list, description="folders relative to this one")
     values: dict[str, Any] = Field(default_factory=dict, description="${values.x} substitutions")
+    prune: bool = Field(default=False, description="delete resources this stack created that "
+                                                   "git no longer declares (never data kinds)")
+    pruneLimit: int = Field(default=5, ge=0, description="the most one run may prune; past it "
+                                                         "none is deleted")
 
 
 @dataclass
@@ -34,6 +38,8 @@ class ResourceDoc:
     line: int
     # targets (`Kind/name`) this resource's refs point at
     depends_on: set[str] = field(default_factory=set)
+    # `adopt: vpc-0abc123`: take over this existing resource (tag-identified kinds)
+    adopt: str | None = None
 
     @property
     def id(self) -> str:
@@ -48,6 +54,8 @@ class Stack:
     resources: list[ResourceDoc]
     revision: str | None = None
     source: str = ""
+    # the kinds (the driver registry) the stack was validated against, for the engine
+    kinds: Kinds = field(default_factory=dict)
 
     @property
     def name(self) -> str:

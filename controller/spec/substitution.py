@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from controller.resources.base import Unknown
+from controller.model import Unknown
 from controller.spec.suggest import closest
 
 # What users write: `$${` (a literal `${`), `${...}` (a substitution), or an unclosed `${`.

@@ -27,15 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY as METRICS
 
 from controller.aws.gateway import AwsGateway
 from controller.engine.reconcile import apply, plan
-from controller.resources.registry import DRIVERS
+from controller.resources.registry import REGISTRY
 from controller.spec.loader import load_stack
 from controller.spec.stack import Stack
-from tests.conftest import AwsEnv
-from tests.e2e.test_stack import (
+from tests.conformance.cases import (
     CLUSTER,
     DELETIONS,
     DRIFTS,
@@ -44,6 +43,7 @@ from tests.e2e.test_stack import (
     _tagged,
     _vpc_id,
 )
+from tests.conftest import AwsEnv
 from tests.motogaps import KmsAssociations
 from tests.stacks import DESIRED, REPO
 
@@ -56,6 +56,7 @@ STACK_ROLES = [f"arn:aws:iam::{ACCOUNT}:role/iq-theory-*",
 
 # boto3 service name -> IAM action prefix where the two differ (for kinds to come).
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing",
+              "resourcegroupstaggingapi": "tag",
               "stepfunctions": "states", "opensearch": "es"}
 
 # Permissions AWS checks for a call beyond the call's own name.
@@ -84,6 +85,8 @@ UNSCOPABLE = {
     "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute", "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules",
     "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions",
+    "ecs:DeregisterTaskDefinition",
+    "tag:GetResources", "sqs:ListQueues",
     "iam:GetAccountAuthorizationDetails",
     "logs:DescribeLogGroups",
     "secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword",
@@ -260,7 +263,7 @@ def test_attachable_managed_policies_cover_desired_state() -> None:
     (attach,) = [s for s in statements(load_policy())
                  if "iam:AttachRolePolicy" in _listed(s["Action"])]
     allowed = set(_listed(attach["Condition"]["ArnEquals"]["iam:PolicyARN"]))
-    used = {arn for env in ("dev", "prod") for r in load_stack(DESIRED / env).resources
+    used = {arn for env in ("dev", "prod") for r in load_stack(DESIRED / env, REGISTRY).resources
             if r.kind == "iam.Role" for arn in r.spec.get("managedPolicyArns") or []}
     assert used, "desired/ attaches managed policies: the check must see them"
     assert used <= allowed, f"desired/ attaches {sorted(used - allowed)}: allow them " \
@@ -471,10 +474,10 @@ IN_PLACE = "logs.LogGroup//ecs/iq-theory-frontend"
 # Kinds with an immutable field, unprotected, that the round does not replace, and why.
 # Their delete is not granted.
 NOT_REPLACED = {
-    # Not a moto gap: the engine deletes the old VPC first (the subnets and groups in it
-    # are replaced after it, in dependency order), and AWS refuses DeleteVpc while they
-    # exist (DependencyViolation), as moto does. A VPC's CIDR is changed by hand.
-    "ec2.Vpc": "DeleteVpc fails with DependencyViolation: its subnets are still there",
+    # A new VPC block needs every subnet's block changed with it: too much for a round
+    # that changes one field per kind. CreateVpc and DeleteVpc are measured by the
+    # prune round (the VPC pruned, then made again).
+    "ec2.Vpc": "its subnets' blocks would all change with it",
 }
 
 
@@ -489,14 +492,14 @@ def _edited(stack: Stack, edits: dict[str, dict[str, Any]]) -> Stack:
     for doc in stack.resources:
         if doc.id in edits:
             spec = {k: v for k, v in {**doc.spec, **edits[doc.id]}.items() if v is not None}
-            DRIVERS[doc.kind].spec_model.model_validate(spec)  # what load_stack would check
+            REGISTRY[doc.kind].spec_model.model_validate(spec)  # what load_stack would check
             doc = dataclasses.replace(doc, spec=spec)
         resources.append(doc)
     return dataclasses.replace(stack, resources=resources)
 
 
 def test_the_replace_round_covers_every_replaceable_kind() -> None:
-    replaceable = {kind for kind, driver in DRIVERS.items()
+    replaceable = {kind for kind, driver in REGISTRY.items()
                    if driver.immutable and not driver.holds_data}
     covered = {_kind(r.rid) for r in REPLACES}
     assert len(covered) == len(REPLACES), "one replace per kind"
@@ -505,18 +508,18 @@ def test_the_replace_round_covers_every_replaceable_kind() -> None:
         f"replace one resource of {sorted(replaceable - covered - set(NOT_REPLACED))} " \
         "in REPLACES (or say in NOT_REPLACED why not)"
     for r in REPLACES:
-        assert r.immutable in DRIVERS[_kind(r.rid)].immutable, r.rid
+        assert r.immutable in REGISTRY[_kind(r.rid)].immutable, r.rid
 
 
 def test_protected_kinds_are_never_deleted() -> None:
-    """The engine refuses to replace a kind that holds data and does not prune: the
-    policy must not make a `protect: false` in git able to destroy one."""
-    protected = {kind for kind, driver in DRIVERS.items() if driver.holds_data}
+    """The engine refuses to replace or prune a kind that holds data: the policy must
+    not make a `protect: false` in git able to destroy one."""
+    protected = {kind for kind, driver in REGISTRY.items() if driver.holds_data}
     assert protected == {"sqs.Queue", "ecr.Repository", "secretsmanager.Secret",
                          "logs.LogGroup"}
     policy = load_policy()
     for action in ("sqs:DeleteQueue", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
-                   "secretsmanager:DeleteSecret", "logs:DeleteLogGroup", "ec2:DeleteVpc"):
+                   "secretsmanager:DeleteSecret", "logs:DeleteLogGroup"):
         assert not allows(policy, action), action
 
 
@@ -559,7 +562,7 @@ def replace_round(aws: AwsEnv, stack: Stack,
 def api_calls_metric() -> Counter[tuple[str, str]]:
     """gitops_aws_api_calls_total, per (service, operation), as /metrics would show it."""
     counts: Counter[tuple[str, str]] = Counter()
-    for family in REGISTRY.collect():
+    for family in METRICS.collect():
         for sample in family.samples:
             if sample.name == "gitops_aws_api_calls_total":
                 key = (sample.labels["service"], sample.labels["operation"])
@@ -567,14 +570,80 @@ def api_calls_metric() -> Counter[tuple[str, str]]:
     return counts
 
 
+# ---- the adoption and prune rounds --------------------------------------------------
+# Before the first apply, another tool has already made the VPC (git names it with
+# `adopt: vpc-...`), a queue and a role of the stack's names: the apply tags them as
+# this stack's (EC2 CreateTags on a resource no stack owns yet) instead of making
+# duplicates. After everything else, git keeps only the kinds that hold data and says
+# `prune: true`: the apply deletes every other resource the stack made, the VPC last.
+
+ADOPTED_BY_NAME = ("sqs.Queue/iq-theory-jobs-dlq", "iam.Role/iq-theory-api-task")
+
+
+def made_by_another_tool(aws: AwsEnv, stack: Stack) -> Stack:
+    """The VPC, a queue and a role made out of band, untagged; `stack` adopting the VPC."""
+    vpc_doc = stack.by_id()["ec2.Vpc/iq-theory-vpc"]
+    vpc = aws.client("ec2").create_vpc(CidrBlock=vpc_doc.spec["cidrBlock"])["Vpc"]["VpcId"]
+    aws.client("sqs").create_queue(QueueName="iq-theory-jobs-dlq")
+    role = stack.by_id()["iam.Role/iq-theory-api-task"]
+    aws.client("iam").create_role(RoleName="iq-theory-api-task", AssumeRolePolicyDocument=
+                                  json.dumps(role.spec["assumeRolePolicyDocument"]))
+    return dataclasses.replace(stack, resources=[
+        dataclasses.replace(doc, adopt=vpc) if doc is vpc_doc else doc
+        for doc in stack.resources])
+
+
+def _owned_arns(aws: AwsEnv) -> list[tuple[str, str]]:
+    """(delete action, ARN) of every resource of the stack that prune may delete."""
+    ec2, owned = aws.client("ec2"), [("Filters", [{"Name": "tag:gitops:stack",
+                                                   "Values": ["iq-theory-prod"]}])]
+    found = []
+    for fn, key, id_key, arn_type, action in (
+            ("describe_vpcs", "Vpcs", "VpcId", "vpc", "ec2:DeleteVpc"),
+            ("describe_subnets", "Subnets", "SubnetId", "subnet", "ec2:DeleteSubnet"),
+            ("describe_security_groups", "SecurityGroups", "GroupId", "security-group",
+             "ec2:DeleteSecurityGroup")):
+        for item in getattr(ec2, fn)(**dict(owned))[key]:
+            found.append((action, f"arn:aws:ec2:{aws.region}:{aws.account}:{arn_type}/"
+                                  f"{item[id_key]}"))
+    ecs = aws.client("ecs")
+    found.append(("ecs:DeleteCluster", _cluster_arn(aws)))
+    found += [("ecs:DeleteService", arn) for arn in ecs.list_services(cluster=CLUSTER)
+              ["serviceArns"]]
+    found += [("iam:DeleteRole", role["Arn"]) for role in aws.client("iam").list_roles()
+              ["Roles"] if role["RoleName"].startswith("iq-theory-")]
+    return found
+
+
+def prune_round(aws: AwsEnv, stack: Stack, gateway: AwsGateway) -> tuple[Stack,
+                                                                        list[tuple[str, str]]]:
+    """Git keeps only the kinds that hold data, with `prune: true`: everything else the
+    stack made is deleted. Returns that stack and the (delete action, ARN) pairs."""
+    doomed = _owned_arns(aws)
+    kept = [doc for doc in stack.resources if REGISTRY[doc.kind].holds_data]
+    pruned = dataclasses.replace(stack, resources=kept,
+                                 config=stack.config.model_copy(update={"prune": True}))
+    pending = plan(pruned, gateway, allow_prune=100)
+    deletes = {c.id for c in pending.changes.changes if c.action == "delete"}
+    assert deletes == {doc.id for doc in stack.resources} - {doc.id for doc in kept}
+    result = apply(pending)
+    assert not result.failed, [(c.id, c.error) for c in result.failed]
+    left = [arn for action, arn in _owned_arns(aws) if action.startswith("ec2:")]
+    assert not left, f"the VPC, its subnets and groups are gone: {left}"
+    return pruned, doomed
+
+
 def measure(aws: AwsEnv) -> tuple[Counter[tuple[str, str]], list[tuple[str, str]]]:
     """Every AWS call of: apply from empty, each drift corrected, each deletion
     re-created, the replace round, and a final plan; all in one moto reset. Also the
     (action, ARN) pairs the replace round reached."""
-    stack = load_stack(DESIRED / "prod")
+    stack = made_by_another_tool(aws, load_stack(DESIRED / "prod", REGISTRY))
     gateway = aws.gateway(KmsAssociations().hooks())  # moto lacks AssociateKmsKey
     before = api_calls_metric()
-    created = apply(plan(stack, gateway))
+    first = plan(stack, gateway)
+    adopted = {c.id for c in first.changes.changes if c.action == "adopt"}
+    assert adopted == {"ec2.Vpc/iq-theory-vpc", *ADOPTED_BY_NAME}, adopted
+    created = apply(first)
     assert not created.failed, [(c.id, c.error) for c in created.failed]
     for group in rounds(DRIFTS + MORE_DRIFTS) + rounds(DELETED):
         for drift in group:
@@ -587,6 +656,16 @@ def measure(aws: AwsEnv) -> tuple[Counter[tuple[str, str]], list[tuple[str, str]
         assert not fixed.failed, [(c.id, c.error) for c in fixed.failed]
     stack, reached = replace_round(aws, stack, gateway)
     final = plan(stack, gateway).changes
+    assert not final.has_changes, [c.id for c in final.changes if c.pending]
+    full = stack
+    stack, pruned = prune_round(aws, stack, gateway)
+    reached += pruned
+    final = plan(stack, gateway).changes
+    assert not final.has_changes, [c.id for c in final.changes if c.pending]
+    # Git reverts the prune: what it deleted is made again (the VPC too, this time).
+    restored = apply(plan(full, gateway))
+    assert not restored.failed, [(c.id, c.error) for c in restored.failed]
+    final = plan(full, gateway).changes
     assert not final.has_changes, [c.id for c in final.changes if c.pending]
     counted = api_calls_metric() - before
     # The metric is the contract; the gateway's own counter must agree with it.

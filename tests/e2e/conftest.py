@@ -13,6 +13,7 @@ import pytest
 
 from controller.aws.gateway import AwsGateway
 from controller.engine.reconcile import apply, plan
+from controller.resources.registry import REGISTRY
 from controller.spec.loader import load_stack
 from tests.conftest import AwsEnv
 from tests.daemonproc import DaemonProcess, make_repo
@@ -78,5 +79,5 @@ def daemons(repo: Path, proxy: FaultProxy, tmp_path: Path) -> Iterator[Daemons]:
 
 
 def apply_prod(prod_aws: AwsEnv) -> None:
-    stack = load_stack(DESIRED / "prod")
+    stack = load_stack(DESIRED / "prod", REGISTRY)
     assert not apply(plan(stack, AwsGateway("us-east-1"))).failed

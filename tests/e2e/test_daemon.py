@@ -110,8 +110,10 @@ def test_invalid_commit_applies_nothing_and_keeps_the_revision_across_a_restart(
     assert restarted.terminate()[0] == 0
 
 
-def test_a_resource_leaving_git_loses_its_drift_series(daemons: Daemons, repo: Path) -> None:
+def test_a_resource_leaving_git_is_an_orphan_until_pruned(
+        daemons: Daemons, repo: Path, proxy: FaultProxy) -> None:
     daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
+    orphans = {"stack": STACK, "kind": "ecs.Service"}
     labels = {"stack": STACK, "kind": "ecs.Service", "name": "iq-theory-frontend"}
     wait_for(lambda: daemon.metric("gitops_resource_drifted", **labels) == 0, 60,
              what="the frontend service's series")
@@ -125,6 +127,16 @@ def test_a_resource_leaving_git_loses_its_drift_series(daemons: Daemons, repo: P
              what="the series to disappear")
     assert daemon.metric("gitops_resource_drifted", stack=STACK, kind="ecs.Service",
                          name="iq-theory-api") == 0
+    # Still running, still the stack's: an orphan, kept until stack.yaml says prune.
+    wait_for(lambda: daemon.metric("gitops_orphaned_resources", **orphans) == 1, 30,
+             what="the orphan gauge")
+    assert proxy.count("DeleteService") == 0
+    assert daemon.metric("gitops_orphaned_resources", stack=STACK, kind="ecs.Cluster") == 0
+    commit_edit(repo, "desired/prod/stack.yaml", "includes:", "prune: true\nincludes:",
+                "prune what git no longer declares")
+    wait_for(lambda: daemon.metric("gitops_orphaned_resources", **orphans) == 0, 30,
+             what="the orphan pruned")
+    assert proxy.count("DeleteService") == 1
     _, exposed = daemon.get("/metrics")
     assert TOKEN not in exposed and SECRET not in exposed
 
@@ -241,7 +253,7 @@ def test_a_rolled_back_revision_is_not_redeployed(
                          name="iq-theory-api") == 1
     held = [line for line in daemon.lines if line.get("event") == "change"
             and line.get("name") == "iq-theory-api" and line.get("kind") == "ecs.Service"]
-    assert held and "rolled back by the ECS deployment circuit breaker" in held[-1]["reason"]
+    assert held and "iq-theory-api:2 was rolled back by AWS" in held[-1]["reason"]
     # A new image in git is a new desired state: the hold is released.
     proxy.rewrites.pop("DescribeServices")
     commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.5.0"',

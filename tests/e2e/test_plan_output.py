@@ -16,6 +16,7 @@ import pytest
 from controller import cli, render
 from controller.aws.gateway import AwsGateway
 from controller.engine.reconcile import apply, plan
+from controller.resources.registry import REGISTRY
 from controller.spec.loader import load_stack
 from tests.conftest import PROD_ACCOUNT, REGION, moto_for
 from tests.goldenfiles import assert_golden
@@ -34,7 +35,7 @@ def applied_prod() -> Iterator[None]:
         env.delenv("AWS_PROFILE", raising=False)
         env.delenv("AWS_REGION", raising=False)
         env.setenv("AWS_DEFAULT_REGION", REGION)
-        assert not apply(plan(load_stack(DESIRED / "prod"), AwsGateway(REGION))).failed
+        assert not apply(plan(load_stack(DESIRED / "prod", REGISTRY), AwsGateway(REGION))).failed
         yield
 
 

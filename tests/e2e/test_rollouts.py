@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY as METRICS
 
 from controller import cli
+from controller.engine.holds import RollbackHolds
 from controller.engine.reconcile import apply, plan
-from controller.engine.rollouts import RolloutTracker
+from controller.resources.registry import REGISTRY
 from controller.spec.loader import load_stack
 from tests.conftest import AwsEnv
 from tests.stacks import copy_desired
@@ -40,7 +41,9 @@ def deployment(did: str, status: str, revision: str, state: str, reason: str = "
 
 class EcsAnswers:
     """after-call.ecs.DescribeServices: ECS's deployments[] for the API service, as a function
-    of the live service (its taskDefinition); None leaves moto's answer alone."""
+    of the live service (its taskDefinition); None leaves moto's answer alone. The other
+    services read as ECS shows them once their own rollout is long done: COMPLETED (moto
+    keeps every rollout IN_PROGRESS for ever, and `--wait` waits for all of them)."""
 
     def __init__(self) -> None:
         self.api: Deployments | None = None
@@ -49,6 +52,9 @@ class EcsAnswers:
         for service in parsed.get("services") or []:
             if service["serviceName"] == SERVICE and self.api is not None:
                 service["deployments"] = self.api(service)
+            elif service["serviceName"] != SERVICE:
+                service["deployments"] = [deployment("ecs-svc/9", "PRIMARY",
+                                                     service["taskDefinition"], "COMPLETED")]
 
 
 class Calls:
@@ -96,17 +102,19 @@ class WaitCase:
 
 
 WAITS = [
+    # Done by the time the update is read back: nothing is left to wait for.
     WaitCase("completed", lambda s: [deployment("ecs-svc/2", "PRIMARY", s["taskDefinition"],
                                                 "COMPLETED")], "600", 0,
-             f"ecs.Service/{SERVICE}: rollout of {FAMILY}:2 COMPLETED"),
+             "Waiting up to 600 s for 0 resource(s)"),
     WaitCase("failed", lambda s: [deployment("ecs-svc/2", "PRIMARY", s["taskDefinition"],
                                              "FAILED", TASKS_FAILED, failed=10)], "600", 1,
-             f"rollout of {FAMILY}:2 FAILED (ECS deployment circuit breaker: tasks failed"),
+             f"ecs.Service/{SERVICE}: failed: rollout FAILED: ECS deployment circuit breaker: "
+             "tasks failed"),
     # moto's own answer: its deployments[] never change on update, so the PRIMARY it shows
     # stays the first revision, IN_PROGRESS, for ever.
     WaitCase("never finishes", None, "2", 1,
              f"ecs.Service/{SERVICE}: timed out after 2 s: waiting for a PRIMARY deployment "
-             f"of {FAMILY}:2"),
+             "of iq-theory-api:2"),
 ]
 
 
@@ -117,7 +125,7 @@ def test_apply_waits_for_the_rollout(case: WaitCase, deployed: Path, gitops: Any
     result = gitops("apply", deployed, "--auto-approve", "--wait", "--timeout", case.timeout)
     assert result.code == case.code, result.out + result.err
     assert "Apply complete: 2 changed" in result.out  # the new revision and the service
-    assert "Waiting up to" in result.err and "1 ECS rollout(s)" in result.err
+    assert "Waiting up to" in result.err
     assert case.says in result.err
     assert result.out.count("Waiting") == 0  # progress goes to stderr only
 
@@ -137,7 +145,7 @@ def later(service: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def gauge(state: str) -> float | None:
-    return REGISTRY.get_sample_value("gitops_ecs_rollout_state",
+    return METRICS.get_sample_value("gitops_ecs_rollout_state",
                                      {"stack": "iq-theory-prod", "service": SERVICE,
                                       "state": state})
 
@@ -151,9 +159,9 @@ def test_a_rolled_back_revision_is_held_until_git_changes(
     prod_aws.client("ecs").update_service(cluster="iq-theory-cluster", service=SERVICE,
                                           taskDefinition=f"{FAMILY}:1")
     fake.api = rolled_back
-    held_reason = (f"held: revision {FAMILY}:2 was rolled back by the ECS deployment circuit "
-                   "breaker (ECS deployment circuit breaker: tasks failed to start); change the "
-                   "service or its task definition in git to deploy again")
+    held_reason = ("held: iq-theory-api:2 was rolled back by AWS (ECS deployment circuit "
+                   "breaker: tasks failed to start); change it, or what it uses, in git to "
+                   "deploy again")
 
     result = gitops("plan", deployed, "--output", "json")
     assert result.code == 2
@@ -171,25 +179,26 @@ def test_a_rolled_back_revision_is_held_until_git_changes(
     assert result.code == 0 and header.endswith("  [held]")
     waited = gitops("apply", deployed, "--auto-approve", "--wait")
     assert waited.code == 1
-    assert f"ecs.Service/{SERVICE}: not deployed: ECS rolled its revision back" in waited.err
+    assert f"ecs.Service/{SERVICE}: not deployed: AWS rolled it back" in waited.err
     assert "UpdateService" not in calls.ops
 
     # The daemon's way: one tracker across runs, which remembers what ECS forgets.
-    tracker = RolloutTracker()
+    tracker = RollbackHolds()
     hooks = list(cli.GATEWAY_HOOKS)
     for run in range(3):
         fake.api = rolled_back if run == 0 else later
-        p = plan(load_stack(deployed), prod_aws.gateway(hooks), hold=tracker.hold_rule)
+        p = plan(load_stack(deployed, REGISTRY), prod_aws.gateway(hooks), hold=tracker.hold_rule)
         apply(p)
-        assert tracker.export("iq-theory-prod", p) == {SERVICE: "rolled_back",
-                                                       "iq-theory-frontend": "in_progress"}
+        assert tracker.export(p) == {f"ecs.Service/{SERVICE}": "rolled_back",
+                                     "ecs.Service/iq-theory-frontend": "completed"}
         assert (gauge("rolled_back"), gauge("completed")) == (1, 0), run
     assert "UpdateService" not in calls.ops
-    fresh = plan(load_stack(deployed), prod_aws.gateway(hooks), hold=RolloutTracker().hold_rule)
+    fresh = plan(load_stack(deployed, REGISTRY), prod_aws.gateway(hooks),
+                 hold=RollbackHolds().hold_rule)
     assert [c.held for c in fresh.changes.changes if c.pending] == [False]  # memory held it
 
     set_image_tag(deployed, "1.6.0")  # a fix, merged: the hold is released
-    p = plan(load_stack(deployed), prod_aws.gateway(hooks), hold=tracker.hold_rule)
+    p = plan(load_stack(deployed, REGISTRY), prod_aws.gateway(hooks), hold=tracker.hold_rule)
     assert [(c.id, c.held) for c in p.changes.changes if c.pending] == [
         ("ecs.TaskDefinition/iq-theory-api", False), (f"ecs.Service/{SERVICE}", False)]
     assert not apply(p).failed
@@ -197,5 +206,5 @@ def test_a_rolled_back_revision_is_held_until_git_changes(
     svc = prod_aws.client("ecs").describe_services(cluster="iq-theory-cluster",
                                                    services=[SERVICE])["services"][0]
     assert svc["taskDefinition"] == f"{FAMILY}:3"
-    assert tracker.export("iq-theory-prod", p)[SERVICE] == "in_progress"
+    assert tracker.export(p)[f"ecs.Service/{SERVICE}"] == "in_progress"
     assert (gauge("rolled_back"), gauge("in_progress")) == (0, 1)

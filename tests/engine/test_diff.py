@@ -38,7 +38,7 @@ def test_top_level_fields() -> None:
 
 
 def test_exact_map_reports_undeclared_live_keys() -> None:
-    from controller.resources.base import ExactMap
+    from controller.model import ExactMap
 
     desired = {"tags": ExactMap({"app": "x"})}
     live = {"tags": {"app": "x", "added-by-hand": "y"}}

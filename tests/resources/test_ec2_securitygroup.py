@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from controller.aws.tags import retired_id
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import Desired
+from controller.model import Desired
 from controller.resources.ec2_securitygroup import SecurityGroupDriver, SecurityGroupSpec
 from controller.resources.ec2_sg_rules import plan_rules
 from tests.conftest import TEST_STACK, AwsEnv
+from tests.faults import Throttle
 
 DRIVER = SecurityGroupDriver()
 NAME = "iq-theory-api"
@@ -192,14 +196,6 @@ def test_drift_is_seen_and_corrected(aws: AwsEnv, net: Net, case: DriftCase) -> 
     assert again is not None and diff_fields(want.spec, again.fields) == []
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv, net: Net) -> None:
-    want = desired(net)
-    live = DRIVER.create(want, aws.ctx())
-    aws.client("ec2").delete_security_group(GroupId=live.attrs["id"])
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
-
-
 # --- pure: normalise and the rule plan ---------------------------------------------------
 
 RULES = [
@@ -247,3 +243,78 @@ def test_plan_keeps_undeclared_descriptions_and_rewrites_declared_ones() -> None
     plan = plan_rules([dict(rule, description="git")], live)
     assert plan.redescribe == [("sgr-1", dict(rule, description="git"))]
     assert plan.revoke == ["sgr-2"] and plan.authorize == []
+
+
+# --- the contract: tags, inventory, adoption by id, create-first replace, a failed batch ---
+
+
+def group_of(aws: AwsEnv, group_id: str) -> dict[str, Any]:
+    return dict(aws.client("ec2").describe_security_groups(GroupIds=[group_id])
+                ["SecurityGroups"][0])
+
+
+def group_tags(aws: AwsEnv, group_id: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in group_of(aws, group_id).get("Tags", [])}
+
+
+def test_find_by_id_reads_the_rules_and_adoption_keeps_the_users_tags(aws: AwsEnv,
+                                                                      net: Net) -> None:
+    """A group found by id is not in the stack's batch: its rules are read alone."""
+    ec2 = aws.client("ec2")
+    ec2.create_tags(Resources=[net.peer], Tags=[{"Key": "team", "Value": "web"}])
+    want = desired(net, ingress=[], egress=[ALL_OUT])
+    want = Desired(want.kind, "iq-theory-frontend", want.stack,
+                   {k: v for k, v in want.spec.items() if k not in ("tags", "description")})
+    assert DRIVER.find("sg-0123456789abcdef0", want, aws.ctx()) is None
+    live = DRIVER.find(net.peer, want, aws.ctx())
+    assert live is not None and live.attrs["name"] == "iq-theory-frontend"
+    assert live.tags == {"team": "web"} and diff_fields(want.spec, live.fields) == []
+    DRIVER.update(want, live, ["tags"], aws.ctx())
+    assert group_tags(aws, net.peer) == {"team": "web", **want.tags()}
+    again = DRIVER.observe(want, aws.ctx())
+    assert again is not None and again.attrs["id"] == net.peer
+
+
+def test_a_replace_creates_the_new_group_first_under_a_free_name(aws: AwsEnv, net: Net) -> None:
+    """GroupName is unique per VPC: while the old group lives the new one is suffixed, and
+    its `name` attribute says the real one."""
+    old = DRIVER.create(desired(net), aws.ctx())
+    want = desired(net, description="iq-theory api tasks, v2")  # immutable: a replace
+    assert DRIVER.replace_order(want, old) == "create_first"
+    DRIVER.retag(old, {"gitops:id": retired_id(want.id)}, aws.ctx())
+    new = DRIVER.create(want, aws.ctx())
+    assert new.attrs["id"] != old.attrs["id"] and diff_fields(want.spec, new.fields) == []
+    assert re.fullmatch(NAME + r"-[0-9a-f]{6}", new.attrs["name"])
+    assert group_of(aws, new.attrs["id"])["GroupName"] == new.attrs["name"]
+    assert group_of(aws, old.attrs["id"])["GroupName"] == NAME  # both exist
+    owned = DRIVER.inventory(aws.ctx())
+    assert set(owned) == {want.id, retired_id(want.id)}
+    DRIVER.delete(owned[retired_id(want.id)], aws.ctx())
+    assert set(DRIVER.inventory(aws.ctx())) == {want.id}
+    again = DRIVER.observe(want, aws.ctx())
+    assert again is not None and diff_fields(want.spec, again.fields) == []
+
+
+def test_a_same_named_group_someone_else_made_is_not_worked_around(aws: AwsEnv,
+                                                                    net: Net) -> None:
+    """Only the stack's own (retired) group frees the name by a suffix: beside someone
+    else's group create fails, as taking it or making a twin is a person's decision."""
+    want = desired(net)
+    aws.client("ec2").create_security_group(GroupName=NAME, Description="x", VpcId=net.vpc)
+    with pytest.raises(ClientError, match=r"InvalidGroup\.Duplicate"):
+        DRIVER.create(want, aws.ctx())
+
+
+def test_a_throttled_rules_read_fails_each_group_and_is_asked_once(
+        aws: AwsEnv, net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    wants = [desired(net), Desired("ec2.SecurityGroup", "iq-theory-other", TEST_STACK,
+                                   desired(net, ingress=[]).spec)]
+    for want in wants:
+        DRIVER.create(want, aws.ctx())
+    throttle = Throttle("ec2", "DescribeSecurityGroupRules", "RequestLimitExceeded")
+    ctx = throttle.ctx(aws, monkeypatch)
+    DRIVER.prefetch(wants, ctx)  # the groups are read; their rules' batch failed
+    for want in wants:
+        with pytest.raises(ClientError, match="RequestLimitExceeded"):
+            DRIVER.observe(want, ctx)
+    assert throttle.sent == 1

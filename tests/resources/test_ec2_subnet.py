@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from controller.aws.tags import retired_id
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import UNKNOWN, Desired
+from controller.model import UNKNOWN, Desired
 from controller.resources.ec2_subnet import SubnetDriver
 from tests.conftest import TEST_STACK, AwsEnv
 
@@ -115,9 +116,35 @@ def test_immutable_fields_diff_as_replace(aws: AwsEnv, vpc_id: str, field: str,
     assert [c.path for c in changes] == [f"spec.{field}"] and field in DRIVER.immutable
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv, vpc_id: str) -> None:
-    want = desired(vpc_id)
-    live = DRIVER.create(want, aws.ctx())
-    aws.client("ec2").delete_subnet(SubnetId=live.attrs["id"])
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
+# --- the contract: tags, inventory, adoption by id, create-first replace, a failed batch ---
+
+
+def test_a_new_block_apart_from_the_old_is_replaced_create_first(aws: AwsEnv,
+                                                                  vpc_id: str) -> None:
+    """As the engine runs it: retag the old one, create the new, move over, delete the old."""
+    old = DRIVER.create(desired(vpc_id), aws.ctx())
+    want = desired(vpc_id, cidrBlock="10.0.2.0/24")
+    assert DRIVER.replace_order(want, old) == "create_first"
+    DRIVER.retag(old, {"gitops:id": retired_id(want.id)}, aws.ctx())
+    new = DRIVER.create(want, aws.ctx())
+    assert new.attrs["id"] != old.attrs["id"] and diff_fields(want.spec, new.fields) == []
+    owned = DRIVER.inventory(aws.ctx())
+    assert {key: live.attrs["id"] for key, live in owned.items()} == {
+        want.id: new.attrs["id"], retired_id(want.id): old.attrs["id"]}
+    DRIVER.delete(owned[retired_id(want.id)], aws.ctx())
+    assert set(DRIVER.inventory(aws.ctx())) == {want.id}
+    again = DRIVER.observe(want, aws.ctx())
+    assert again is not None and again.attrs["id"] == new.attrs["id"]
+
+
+@pytest.mark.parametrize(("change", "order"), [
+    ({"cidrBlock": "10.0.1.0/25"}, "delete_first"),  # overlaps the old block
+    ({"availabilityZone": "us-east-1b"}, "delete_first"),  # the same block
+    ({"cidrBlock": "10.0.2.0/24"}, "create_first"),
+    ({"vpcId": UNKNOWN}, "create_first"),  # its VPC is being replaced: another VPC
+], ids=["overlapping", "same block", "apart", "another vpc"])
+def test_replace_order(aws: AwsEnv, vpc_id: str, change: dict[str, Any], order: str) -> None:
+    old = DRIVER.create(desired(vpc_id), aws.ctx())
+    assert DRIVER.replace_order(desired(vpc_id, **change), old) == order
+
+

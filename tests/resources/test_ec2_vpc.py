@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import Desired
+from controller.model import Desired
 from controller.resources.ec2_vpc import VpcDriver
 from tests.conftest import TEST_STACK, AwsEnv
 
@@ -119,11 +119,12 @@ def test_cidr_change_is_a_replace(aws: AwsEnv) -> None:
     assert set(top_level_fields(changes)) <= DRIVER.immutable
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
-    want = desired()
-    live = DRIVER.create(want, aws.ctx())
-    aws.client("ec2").delete_vpc(VpcId=live.attrs["id"])
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
+# --- the contract: tags, inventory, adoption by id, replace order, a failed batch ---------
+
+
+def test_a_vpc_is_replaced_create_first(aws: AwsEnv) -> None:
+    live = DRIVER.create(desired(), aws.ctx())
+    assert DRIVER.replace_order(desired(cidrBlock="10.0.0.0/16"), live) == "create_first"
+    assert DRIVER.replace_order(desired(cidrBlock="10.1.0.0/16"), live) == "create_first"
 
 

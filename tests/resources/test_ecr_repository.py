@@ -1,4 +1,5 @@
-"""ecr.Repository against a moto server: convergence, drift, batching, deletion out of band."""
+"""ecr.Repository against a moto server: convergence, drift, batching, deletion out of band,
+ownership (tags, inventory, adoption)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import Desired
+from controller.model import Desired
 from controller.resources.ecr_repository import RepositoryDriver
 from tests.conftest import TEST_STACK, AwsEnv
 
@@ -152,14 +153,6 @@ def test_one_absent_repository_does_not_hide_the_others(aws: AwsEnv) -> None:
     assert ctx.aws.calls[("ecr", "DescribeRepositories")] == 2  # the failed batch + the listing
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
-    want = desired()
-    live = DRIVER.create(want, aws.ctx())
-    aws.client("ecr").delete_repository(repositoryName=NAME, force=True)
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
-
-
 def test_delete_removes_a_repository_holding_images(aws: AwsEnv) -> None:
     """The engine deletes only once `protect` is lifted; images must not block it then."""
     want = desired(imageTagMutability="MUTABLE")
@@ -168,8 +161,11 @@ def test_delete_removes_a_repository_holding_images(aws: AwsEnv) -> None:
                 "application/vnd.docker.distribution.manifest.v2+json", "layers": []}
     aws.client("ecr").put_image(repositoryName=NAME, imageManifest=json.dumps(manifest),
                                 imageTag="1.0.0")
-    DRIVER.delete(want, live, aws.ctx())
+    DRIVER.delete(live, aws.ctx())
     assert DRIVER.observe(want, aws.ctx()) is None
+
+
+# --- ownership: tags, inventory, adoption, delete without desired state ----------------------
 
 
 def test_normalise_canonical_forms() -> None:
@@ -190,12 +186,6 @@ def test_normalise_canonical_forms() -> None:
     assert DRIVER.normalise({"lifecyclePolicy": "", "repositoryPolicy": ""}) == {
         "lifecyclePolicy": None, "repositoryPolicy": None}, '"" asks for no policy'
     assert DRIVER.normalise({"kmsKey": "arn:aws:kms:k"})["encryptionType"] == "KMS"
-
-
-def test_declaration() -> None:
-    assert DRIVER.kind == "ecr.Repository"
-    assert set(DRIVER.attributes) == {"arn", "name", "uri"}
-    assert DRIVER.immutable == {"encryptionType", "kmsKey"} and DRIVER.holds_data
 
 
 def test_kms_encryption_converges(aws: AwsEnv) -> None:

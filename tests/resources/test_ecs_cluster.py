@@ -1,4 +1,5 @@
-"""ecs.Cluster against a moto server: convergence, drift, batching, deletion out of band."""
+"""ecs.Cluster against a moto server: convergence, drift, batching, deletion out of band,
+ownership (tags, inventory, adoption), readiness."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import Desired
+from controller.model import Desired, Observed
 from controller.resources.ecs_cluster import ClusterDriver
 from tests.conftest import TEST_STACK, AwsEnv
 
@@ -28,7 +29,7 @@ def test_create_then_observe_has_no_diff(aws: AwsEnv) -> None:
     assert DRIVER.observe(want, aws.ctx()) is None
     created = DRIVER.create(want, aws.ctx())
     assert diff_fields(want.spec, created.fields) == []
-    assert created.attrs == {"arn": ARN, "name": NAME}
+    assert created.attrs == {"arn": ARN, "name": NAME, "status": "ACTIVE"}
     assert diff_fields(want.spec, DRIVER.observe(want, aws.ctx()).fields) == []  # type: ignore[union-attr]
     tags = aws.client("ecs").list_tags_for_resource(resourceArn=ARN)["tags"]
     as_map = {t["key"]: t["value"] for t in tags}
@@ -108,11 +109,14 @@ def test_untouched_cluster_reads_disabled(aws: AwsEnv) -> None:
     assert live is not None and live.fields["containerInsights"] == "disabled"
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
-    want = desired()
-    live = DRIVER.create(want, aws.ctx())
-    aws.client("ecs").delete_cluster(cluster=NAME)
-    assert DRIVER.observe(want, aws.ctx()) is None  # INACTIVE counts as absent
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
-    again = DRIVER.create(want, aws.ctx())  # and it can be created again
-    assert diff_fields(want.spec, again.fields) == []
+# --- ownership: tags, inventory, adoption, delete without desired state ----------------------
+
+
+@pytest.mark.parametrize(("status", "state"), [
+    ("ACTIVE", "ready"), ("PROVISIONING", "progressing"), ("DEPROVISIONING", "progressing"),
+    ("FAILED", "failed")])
+def test_readiness_is_the_clusters_status(status: str, state: str) -> None:
+    live = Observed(fields={}, attrs={"arn": ARN, "name": NAME, "status": status})
+    readiness = DRIVER.readiness(desired(), live)
+    assert readiness.state == state
+    assert readiness.ready or status in readiness.reason

@@ -1,4 +1,5 @@
-"""ecs.Service against a moto server: convergence, drift, batching, rollout, deletion."""
+"""ecs.Service against a moto server: convergence, drift, batching, rollout, deletion,
+ownership (tags, inventory, adoption); and its readiness, from ECS's deployment words."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import UNKNOWN, Desired
+from controller.model import UNKNOWN, Desired, Observed, RolledBack
 from controller.resources.ecs_service import ServiceDriver, ServiceSpec
 from controller.resources.ecs_taskdefinition import TaskDefinitionDriver
 from tests.conftest import TEST_STACK, AwsEnv
@@ -285,19 +286,10 @@ def test_cluster_and_revision_by_name_compare_in_the_same_form(aws: AwsEnv, net:
     assert diff_fields(want.spec, live.fields) == []
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv, net: Network) -> None:
-    want = desired(net)
-    live = converged(want, aws)
-    aws.client("ecs").delete_service(cluster=CLUSTER, service=NAME, force=True)
-    assert DRIVER.observe(want, aws.ctx()) is None  # INACTIVE counts as absent
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
-    assert DRIVER.observe(want, aws.ctx()) is None
-
-
 def test_delete_scales_in_and_removes(aws: AwsEnv, net: Network) -> None:
     want = desired(net)
     live = converged(want, aws)
-    DRIVER.delete(want, live, aws.ctx())
+    DRIVER.delete(live, aws.ctx())
     assert DRIVER.observe(want, aws.ctx()) is None
 
 
@@ -326,3 +318,120 @@ def test_normalise_keeps_unknown_references() -> None:
                                  "subnets": [UNKNOWN, "s-a"], "securityGroups": [UNKNOWN]}}})
     assert spec["cluster"] is UNKNOWN and spec["taskDefinition"] is UNKNOWN
     assert "s-a" in spec["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
+
+
+# --- ownership: tags, inventory, adoption, delete without desired state ----------------------
+
+
+# --- readiness: the rollout in ECS's words ---------------------------------------------------
+
+FAMILY = "arn:aws:ecs:us-east-1:222222222222:task-definition/iq-theory-api"
+OLD, NEW = f"{FAMILY}:1", f"{FAMILY}:2"
+BREAKER = "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1."
+TASKS_FAILED = "ECS deployment circuit breaker: tasks failed to start."
+
+
+def deployment(did: str, status: str, revision: str, state: str | None, reason: str = "",
+               updated: str = "2026-11-26T12:00:00+00:00", **counts: int) -> dict[str, Any]:
+    """One deployment as observe keeps it in attrs["deployments"]."""
+    return {"id": did, "status": status, "taskDefinition": revision, "rolloutState": state,
+            "rolloutStateReason": reason, "failedTasks": counts.get("failed", 0),
+            "runningCount": counts.get("running", 0), "desiredCount": counts.get("desired", 0),
+            "updatedAt": updated}
+
+
+ROLLED_BACK = [deployment("ecs-svc/3", "PRIMARY", OLD, "COMPLETED", BREAKER),
+               deployment("ecs-svc/2", "ACTIVE", NEW, "FAILED", TASKS_FAILED, failed=10)]
+
+
+@dataclass
+class ReadyCase:
+    name: str
+    why: str
+    deployments: list[dict[str, Any]]
+    wanted: Any  # the spec's taskDefinition; None: no desired state (an orphan)
+    state: str
+    phase: str | None
+    reason: str = ""  # in Readiness.reason
+    rolled_back: RolledBack | None = None
+
+
+READY_CASES = [
+    ReadyCase("no deployments", "the emulator may list none after a create: nothing to wait for",
+              [], NEW, "ready", None),
+    ReadyCase("in progress", "the PRIMARY runs git's revision and ECS is rolling it out",
+              [deployment("ecs-svc/2", "PRIMARY", NEW, "IN_PROGRESS", running=2, desired=4)],
+              NEW, "progressing", "in_progress",
+              "rollout IN_PROGRESS: 2 of 4 tasks running, 0 failed"),
+    ReadyCase("completed", "the rollout of git's revision is done",
+              [deployment("ecs-svc/2", "PRIMARY", NEW, "COMPLETED")], NEW, "ready",
+              "completed"),
+    ReadyCase("failed without rollback", "breaker without rollback: the PRIMARY itself FAILED",
+              [deployment("ecs-svc/2", "PRIMARY", NEW, "FAILED", TASKS_FAILED)], NEW, "failed",
+              "failed", "rollout FAILED: ECS deployment circuit breaker: tasks failed to start"),
+    ReadyCase("no rolloutState", "a deployment controller that does not report one",
+              [{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": NEW}], NEW, "ready",
+              None),
+    ReadyCase("rolled back", "git's revision FAILED and the PRIMARY runs the old one",
+              ROLLED_BACK, NEW, "failed", "rolled_back",
+              "revision iq-theory-api:2 was rolled back by the ECS deployment circuit breaker "
+              "(ECS deployment circuit breaker: tasks failed to start)",
+              RolledBack("iq-theory-api:2", "ECS deployment circuit breaker: tasks failed to "
+                         "start", frozenset({"ecs-svc/3", "ecs-svc/2"}))),
+    ReadyCase("breaker reason only", "ECS names the deployment it returns to, not the revision "
+              "it leaves: the revision is git's",
+              [deployment("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS", BREAKER)], NEW, "failed",
+              "rolled_back", "rolled back",
+              RolledBack("iq-theory-api:2", BREAKER.rstrip("."), frozenset({"ecs-svc/3"}))),
+    ReadyCase("family:revision form", "a spec may name the revision without its ARN",
+              ROLLED_BACK, "iq-theory-api:2", "failed", "rolled_back", "iq-theory-api:2",
+              RolledBack("iq-theory-api:2", TASKS_FAILED.rstrip("."),
+                         frozenset({"ecs-svc/3", "ecs-svc/2"}))),
+    ReadyCase("newest failure is the evidence", "git's revision failed twice: the newest "
+              "deployment is what a hold rests on",
+              [deployment("ecs-svc/5", "PRIMARY", OLD, "COMPLETED", BREAKER),
+               deployment("ecs-svc/2", "ACTIVE", NEW, "FAILED", "first try.",
+                          updated="2026-11-26T12:00:00+00:00"),
+               deployment("ecs-svc/4", "ACTIVE", NEW, "FAILED", "second try.",
+                          updated="2026-11-26T13:00:00+00:00")],
+              NEW, "failed", "rolled_back", "(second try)",
+              RolledBack("iq-theory-api:2", "second try", frozenset({"ecs-svc/5",
+                                                                      "ecs-svc/4"}))),
+    ReadyCase("describe lags the update", "the PRIMARY still runs the old revision: wait",
+              [deployment("ecs-svc/1", "PRIMARY", OLD, "COMPLETED")], NEW, "progressing",
+              "completed", "waiting for a PRIMARY deployment of iq-theory-api:2 (the PRIMARY "
+                           "runs iq-theory-api:1, COMPLETED)"),
+    ReadyCase("another revision failed", "an old failure says nothing about git's revision",
+              [deployment("ecs-svc/3", "PRIMARY", OLD, "COMPLETED"),
+               deployment("ecs-svc/0", "INACTIVE", f"{FAMILY}:0", "FAILED", TASKS_FAILED)],
+              NEW, "progressing", "completed", "waiting for a PRIMARY deployment"),
+    ReadyCase("changed by hand", "another revision deployed by hand is drift, not a rollback",
+              [deployment("ecs-svc/9", "PRIMARY", OLD, "COMPLETED",
+                          "ECS deployment completed.")], NEW, "progressing", "completed"),
+    ReadyCase("new revision pending", "a revision not registered yet cannot have been rolled "
+              "back: the PRIMARY's own state counts", ROLLED_BACK, UNKNOWN, "ready",
+              "completed"),
+    ReadyCase("no desired state", "an orphan is judged by its PRIMARY alone",
+              [deployment("ecs-svc/2", "PRIMARY", NEW, "IN_PROGRESS", running=1, desired=2)],
+              None, "progressing", "in_progress", "1 of 2 tasks running"),
+]
+
+
+@pytest.mark.parametrize("case", READY_CASES, ids=lambda c: c.name)
+def test_readiness(case: ReadyCase) -> None:
+    live = Observed(fields={}, attrs={"deployments": case.deployments})
+    want = None if case.wanted is None else Desired(
+        "ecs.Service", NAME, TEST_STACK, {"cluster": CLUSTER_ARN, "taskDefinition": case.wanted})
+    readiness = DRIVER.readiness(want, live)
+    assert (readiness.state, readiness.phase) == (case.state, case.phase), case.why
+    assert case.reason in readiness.reason, case.why
+    assert readiness.rolled_back == case.rolled_back, case.why
+
+
+def test_readiness_after_a_create_in_moto(aws: AwsEnv, net: Network) -> None:
+    # moto's deployment stays IN_PROGRESS with no task running (MOTO-NOTES.md).
+    want = desired(net)
+    live = converged(want, aws)
+    readiness = DRIVER.readiness(want, live)
+    assert (readiness.state, readiness.phase) == ("progressing", "in_progress")
+    assert readiness.reason == "rollout IN_PROGRESS: 0 of 2 tasks running, 0 failed"

@@ -1,19 +1,24 @@
-"""ecs.TaskDefinition against a moto server, plus the pure canonical form and validation."""
+"""ecs.TaskDefinition against a moto server, ownership (tags, inventory, adoption), plus the
+pure canonical form and validation."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import UNKNOWN, Desired
+from controller.model import UNKNOWN, Desired
+from controller.resources.ecs_cluster import ClusterDriver
 from controller.resources.ecs_taskdefinition import TaskDefinitionDriver, TaskDefinitionSpec
 from tests.conftest import TEST_STACK, AwsEnv
+from tests.faults import is_throttling, throttled_ctx
 
 DRIVER = TaskDefinitionDriver()
 FAMILY = "iq-theory-api"
@@ -202,26 +207,56 @@ def test_deregistered_latest_revision_falls_back_to_the_newest_active(aws: AwsEn
     assert live is not None and live.attrs["arn"] == first.attrs["arn"]
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
-    want = desired()
-    live = DRIVER.create(want, aws.ctx())
-    DRIVER.update(want, live, ["containerDefinitions"], aws.ctx())  # revision 2
-    ecs = aws.client("ecs")
-    ecs.deregister_task_definition(taskDefinition=f"{FAMILY}:1")
-    ecs.deregister_task_definition(taskDefinition=f"{FAMILY}:2")
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
-
-
 def test_delete_deregisters_every_active_revision_of_the_family_only(aws: AwsEnv) -> None:
     want = desired()
     live = DRIVER.create(want, aws.ctx())
     DRIVER.update(want, live, ["cpu"], aws.ctx())
     other = Desired("ecs.TaskDefinition", FAMILY + "-worker", TEST_STACK, want.spec)
     DRIVER.create(other, aws.ctx())  # shares the prefix, must survive
-    DRIVER.delete(want, live, aws.ctx())
+    DRIVER.delete(live, aws.ctx())
     assert DRIVER.observe(want, aws.ctx()) is None
     assert DRIVER.observe(other, aws.ctx()) is not None
+
+
+# --- ownership: tags, inventory, adoption, delete without desired state ----------------------
+
+
+def family(name: str, stack: str = TEST_STACK, **spec: Any) -> Desired:
+    return dataclasses.replace(desired(**spec), name=name, stack=stack)
+
+
+def test_one_tagging_listing_serves_every_ecs_kind(aws: AwsEnv) -> None:
+    DRIVER.create(desired(), aws.ctx())
+    clusters = ClusterDriver()
+    clusters.create(Desired("ecs.Cluster", "c", TEST_STACK, {}), aws.ctx())
+    ctx = aws.ctx()
+    DRIVER.observe(desired(), ctx)
+    assert set(DRIVER.inventory(ctx)) == {desired().id}
+    assert set(clusters.inventory(ctx)) == {"ecs.Cluster/c"}
+    assert ctx.aws.calls[("resourcegroupstaggingapi", "GetResources")] == 1
+    assert ctx.aws.calls[("ecs", "DescribeTaskDefinition")] == 1  # observe's, reused
+
+
+def test_a_throttled_tagging_listing_fails_each_kind_and_is_asked_once(
+        aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, throttle = throttled_ctx(aws, monkeypatch, "resource-groups-tagging-api",
+                                  "GetResources")
+    for driver in (DRIVER, ClusterDriver(), DRIVER):
+        with pytest.raises(ClientError) as caught:
+            driver.inventory(ctx)
+        assert is_throttling(caught.value)
+    assert throttle.sent == 1
+
+
+def test_a_throttled_describe_is_asked_once_per_family(
+        aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No batch describe exists for task definitions: each family is read once per run.
+    ctx, throttle = throttled_ctx(aws, monkeypatch, "ecs", "DescribeTaskDefinition")
+    for _ in range(2):
+        with pytest.raises(ClientError) as caught:
+            DRIVER.observe(desired(), ctx)
+        assert is_throttling(caught.value)
+    assert throttle.sent == 1
 
 
 # --- pure: the canonical form -------------------------------------------------------------

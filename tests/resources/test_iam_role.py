@@ -13,7 +13,8 @@ import pytest
 from botocore.handlers import json_decode_policies
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import UNKNOWN, Desired, Observed, RunContext, is_unknown
+from controller.model import UNKNOWN, Desired, Observed, is_unknown
+from controller.resources.base import RunContext
 from controller.resources.iam_role import RoleDriver
 from tests.conftest import TEST_STACK, AwsEnv
 from tests.stacks import write_stack
@@ -249,22 +250,11 @@ def test_unknown_refs_in_policies_read_as_a_diff_not_a_crash(aws: AwsEnv) -> Non
     ]
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
-    want = desired()
-    live = DRIVER.create(want, aws.ctx())
-    iam = aws.client("iam")
-    iam.detach_role_policy(RoleName=NAME, PolicyArn=EXEC_POLICY)
-    iam.delete_role_policy(RoleName=NAME, PolicyName="read-app-secrets")
-    iam.delete_role(RoleName=NAME)
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
-
-
 def test_delete_detaches_and_removes_policies_first(aws: AwsEnv) -> None:
     """IAM refuses delete_role while policies are attached (DeleteConflict)."""
     want = desired()
     live = DRIVER.create(want, aws.ctx())
-    DRIVER.delete(want, live, aws.ctx())
+    DRIVER.delete(live, aws.ctx())
     assert DRIVER.observe(want, aws.ctx()) is None
     assert aws.client("iam").get_policy(PolicyArn=EXEC_POLICY)["Policy"]["AttachmentCount"] == 0
 
@@ -285,9 +275,24 @@ def test_normalise_canonical_forms() -> None:
     assert DRIVER.normalise({"description": "x"}) == {"description": "x"}, "only declared fields"
 
 
-def test_declaration() -> None:
-    assert DRIVER.kind == "iam.Role" and set(DRIVER.attributes) == {"arn", "name"}
-    assert DRIVER.immutable == {"path"} and not DRIVER.holds_data
+# --- the contract: tags, inventory, adoption, a failed batch --------------------------------
+
+
+def test_identity_and_references() -> None:
+    assert DRIVER.identity == "name"
+    assert set(DRIVER.references) == {"logs.LogGroup", "secretsmanager.Secret", "sqs.Queue"}
+
+
+def test_observe_reports_every_tag_alone_and_batched(aws: AwsEnv) -> None:
+    """Ownership tags included, whether or not the spec declares `tags`."""
+    DRIVER.create(desired(), aws.ctx())
+    bare = Desired("iam.Role", NAME, TEST_STACK,
+                   DRIVER.normalise({"assumeRolePolicyDocument": trust()}))
+    expected = {"app": "iq-theory", **bare.tags()}
+    for want in (desired(), bare):
+        alone, from_batch = DRIVER.observe(want, aws.ctx()), batched(want, aws.ctx())
+        assert alone is not None and alone.tags == expected
+        assert from_batch is not None and from_batch.tags == expected
 
 
 # --- replace deletes only what this stack made -------------------------------------------
@@ -305,10 +310,13 @@ spec:
 
 
 @pytest.mark.parametrize(("tags", "says"), [
-    ([{"Key": "owner", "Value": "another-team"}], "carries no gitops:stack tag"),
+    # Adopting it would need a replace (its path differs): never, since the replace deletes.
+    ([{"Key": "owner", "Value": "another-team"}],
+     "refused: adopt: iam.Role/iq-theory-someone-elses exists in AWS without this stack's "
+     "ownership tags, and its path differs from git's, which only a replace could change"),
     ([{"Key": "gitops:stack", "Value": "iq-theory-dev"},
       {"Key": "gitops:id", "Value": "iam.Role/iq-theory-someone-elses"}],
-     "belongs to stack 'iq-theory-dev'"),
+     "refused: iam.Role/iq-theory-someone-elses in AWS belongs to stack 'iq-theory-dev'"),
 ], ids=["made by hand", "another stack's"])
 def test_a_replace_never_deletes_a_role_this_stack_did_not_make(
         aws: AwsEnv, tmp_path: Path, gitops: Any, recorder: Any,
@@ -320,8 +328,7 @@ def test_a_replace_never_deletes_a_role_this_stack_did_not_make(
 
     plan = gitops("plan", stack)
     assert plan.code == 1
-    assert "-/+ iam.Role/iq-theory-someone-elses" in plan.out
-    assert "refused: replacing iam.Role/iq-theory-someone-elses would delete" in plan.out
+    assert "=> iam.Role/iq-theory-someone-elses" in plan.out
     assert says in plan.out
     assert gitops("apply", stack, "--auto-approve").code == 1
     assert recorder.writes == []

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import Desired, RunContext
+from controller.model import Desired
+from controller.resources.base import RunContext
 from controller.resources.logs_loggroup import LogGroupDriver
 from tests.conftest import TEST_STACK, AwsEnv
 from tests.motogaps import KmsAssociations
@@ -68,12 +69,39 @@ def test_drift_is_seen_and_corrected(aws: AwsEnv, case: DriftCase) -> None:
     assert diff_fields(want.spec, fixed.fields) == []
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv) -> None:
-    want = desired()
-    live = DRIVER.create(want, aws.ctx())
-    aws.client("logs").delete_log_group(logGroupName=NAME)
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
+# --- the contract: tags, inventory, adoption, a failed batch --------------------------------
+
+
+def test_identity_and_references() -> None:
+    assert DRIVER.identity == "name" and DRIVER.references == ()
+
+
+def test_prefetch_reads_the_declared_groups_in_one_call(aws: AwsEnv) -> None:
+    wants = [Desired("logs.LogGroup", f"/ecs/g{i}", TEST_STACK, {"retentionInDays": 30})
+             for i in range(3)]
+    for want in wants:
+        DRIVER.create(want, aws.ctx())
+    aws.client("logs").create_log_group(logGroupName="/someone/else")
+    ctx = aws.ctx()
+    DRIVER.prefetch(wants, ctx)
+    assert all(DRIVER.observe(want, ctx) is not None for want in wants)
+    assert dict(ctx.aws.calls) == {("logs", "DescribeLogGroups"): 1,
+                                   ("logs", "ListTagsForResource"): 3}  # one per group
+
+
+def test_inventory_leaves_out_what_the_tagging_index_still_lists(aws: AwsEnv) -> None:
+    """AWS's tagging index may list a group a while after its delete: not an orphan."""
+    gone = "arn:aws:logs:us-east-1:111111111111:log-group:/ecs/gone"
+    tags = [{"Key": k, "Value": v}
+            for k, v in Desired("logs.LogGroup", "/ecs/gone", TEST_STACK, {}).tags().items()]
+
+    def lagging(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["ResourceTagMappingList"].append({"ResourceARN": gone, "Tags": tags})
+
+    DRIVER.create(desired(), aws.ctx())
+    hook = ("after-call.resource-groups-tagging-api.GetResources", lagging)
+    owned = DRIVER.inventory(RunContext(aws.gateway([hook]), TEST_STACK))
+    assert set(owned) == {desired().id}
 
 
 # --- the key and the retention change in place; null is never a write ------------------

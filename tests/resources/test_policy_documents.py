@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from controller.engine.diff import diff_fields
-from controller.resources.base import UNKNOWN, is_unknown
+from controller.model import UNKNOWN, is_unknown
 from controller.resources.policy_documents import (
     normalise_policy,
     parse_document,

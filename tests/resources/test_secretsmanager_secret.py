@@ -1,4 +1,5 @@
-"""secretsmanager.Secret against a moto server: convergence, drift, restore, value secrecy."""
+"""secretsmanager.Secret against a moto server: convergence, drift, restore, value secrecy,
+ownership (tags, inventory, adoption)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import Desired, RunContext
+from controller.model import Desired
+from controller.resources.base import RunContext
 from controller.resources.secretsmanager_secret import SecretDriver
 from tests.conftest import TEST_STACK, AwsEnv
 
@@ -144,7 +146,7 @@ def test_force_deleted_secret_is_created_again(aws: AwsEnv) -> None:
     original = value_of(aws)
     aws.client("secretsmanager").delete_secret(SecretId=NAME, ForceDeleteWithoutRecovery=True)
     assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
+    DRIVER.delete(live, aws.ctx())  # deleting what is gone succeeds
     again = DRIVER.create(want, aws.ctx())
     assert diff_fields(want.spec, again.fields) == []
     assert value_of(aws) != original  # a new secret: a new random value
@@ -153,9 +155,9 @@ def test_force_deleted_secret_is_created_again(aws: AwsEnv) -> None:
 def test_delete_uses_a_recovery_window(aws: AwsEnv) -> None:
     want = desired()
     live = DRIVER.create(want, aws.ctx())
-    DRIVER.delete(want, live, aws.ctx())
+    DRIVER.delete(live, aws.ctx())
     assert "DeletedDate" in aws.client("secretsmanager").describe_secret(SecretId=NAME)
-    DRIVER.delete(want, live, aws.ctx())  # already scheduled: succeeds
+    DRIVER.delete(live, aws.ctx())  # already scheduled: succeeds
 
 
 def test_generated_value_appears_nowhere(aws: AwsEnv) -> None:
@@ -186,6 +188,9 @@ def test_prefix_named_secret_is_not_mistaken(aws: AwsEnv) -> None:
     """The list_secrets name filter matches prefixes: only the exact name counts."""
     aws.client("secretsmanager").create_secret(Name=NAME + "-old")
     assert DRIVER.observe(desired(), aws.ctx()) is None
+
+
+# --- ownership: tags, inventory, adoption, delete without desired state ----------------------
 
 
 def test_normalise_makes_generate_defaults_explicit() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from controller.resources.base import Declared, FieldError
+from controller.model import Declared, FieldError
 from controller.resources.ecs_taskdefinition import check_fargate_size
-from controller.resources.registry import DRIVERS
+from controller.resources.registry import REGISTRY
 from controller.resources.shapes import Arn, KmsKey, RoleArn, VpcCidr, has_ref
 
 # Every size AWS lists for Fargate (Linux), as cpu -> memory MiB.
@@ -97,14 +97,14 @@ def test_vpc_cidr(value: str, ok: bool) -> None:
 
 def test_kinds_without_cross_checks_find_nothing() -> None:
     doc = Declared("ecs.Cluster", "c", {})
-    assert DRIVERS["ecs.Cluster"].lint(doc, {doc.id: doc}) == []
+    assert REGISTRY["ecs.Cluster"].lint(doc, {doc.id: doc}) == []
 
 
 def test_a_subnet_whose_vpc_is_not_a_ref_is_not_compared() -> None:
     """`vpcId: vpc-123` names a VPC outside the stack: its block is unknown offline."""
     vpc = Declared("ec2.Vpc", "v", {"cidrBlock": "10.0.0.0/16"})
     subnet = Declared("ec2.Subnet", "s", {"vpcId": "vpc-123", "cidrBlock": "10.9.0.0/24"})
-    assert DRIVERS["ec2.Subnet"].lint(subnet, {vpc.id: vpc, subnet.id: subnet}) == []
+    assert REGISTRY["ec2.Subnet"].lint(subnet, {vpc.id: vpc, subnet.id: subnet}) == []
 
 
 def test_subnets_of_different_vpcs_may_overlap() -> None:
@@ -112,4 +112,4 @@ def test_subnets_of_different_vpcs_may_overlap() -> None:
                  {("vpcId",): "ec2.Vpc/one"})
     b = Declared("ec2.Subnet", "b", {"vpcId": "x", "cidrBlock": "10.0.1.0/24"},
                  {("vpcId",): "ec2.Vpc/two"})
-    assert DRIVERS["ec2.Subnet"].lint(b, {a.id: a, b.id: b}) == []
+    assert REGISTRY["ec2.Subnet"].lint(b, {a.id: a, b.id: b}) == []

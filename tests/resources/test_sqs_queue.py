@@ -1,4 +1,5 @@
-"""sqs.Queue against a moto server: convergence, drift of every field kind, deletion out of band."""
+"""sqs.Queue against a moto server: convergence, drift of every field kind, deletion out of band,
+ownership (tags, inventory, adoption)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from controller.aws.tags import ownership_tags
 from controller.engine.diff import diff_fields, top_level_fields
-from controller.resources.base import UNKNOWN, Desired
+from controller.model import UNKNOWN, Desired
 from controller.resources.sqs_queue import QueueDriver, fields_from_attributes
 from tests.conftest import TEST_STACK, AwsEnv
+from tests.faults import is_throttling, throttled_ctx
 
 DRIVER = QueueDriver()
 NAME = "iq-theory-jobs"
@@ -198,19 +202,36 @@ def test_update_keeps_the_policy(aws: AwsEnv, sqs: Any) -> None:
     assert diff_fields(want.spec, fixed.fields) == []
 
 
-def test_deleted_out_of_band_reads_absent(aws: AwsEnv, sqs: Any) -> None:
-    want = desired()
-    live = DRIVER.create(want, aws.ctx())
-    sqs.delete_queue(QueueUrl=live.attrs["url"])
-    assert DRIVER.observe(want, aws.ctx()) is None
-    DRIVER.delete(want, live, aws.ctx())  # deleting what is gone succeeds
-
-
 def test_delete(aws: AwsEnv, sqs: Any) -> None:
     want = desired()
     live = DRIVER.create(want, aws.ctx())
-    DRIVER.delete(want, live, aws.ctx())
+    DRIVER.delete(live, aws.ctx())
     assert DRIVER.observe(want, aws.ctx()) is None
+
+
+# --- ownership: tags, inventory, adoption, delete without desired state ----------------------
+
+
+def test_stale_user_tag_is_removed_when_git_manages_tags(aws: AwsEnv, sqs: Any) -> None:
+    want = desired()
+    url = DRIVER.create(want, aws.ctx()).attrs["url"]
+    sqs.tag_queue(QueueUrl=url, Tags={"extra": "1"})
+    live = DRIVER.observe(want, aws.ctx())
+    assert live is not None
+    fixed = DRIVER.update(want, live, ["tags"], aws.ctx())
+    assert fixed.tags == {"app": "iq-theory", **ownership_tags(TEST_STACK, want.id)}
+
+
+def test_a_throttled_listing_fails_the_inventory_and_is_asked_once(
+        aws: AwsEnv, sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQS has no batched read of queues: its one listing (of the URLs) is what is shared.
+    DRIVER.create(desired(), aws.ctx())
+    ctx, throttle = throttled_ctx(aws, monkeypatch, "sqs", "ListQueues")
+    for _ in range(2):
+        with pytest.raises(ClientError) as caught:
+            DRIVER.inventory(ctx)
+        assert is_throttling(caught.value)
+    assert throttle.sent == 1
 
 
 # --- pure normalisation -------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.resources.registry import REGISTRY
 from controller.source import (
     GitSource,
     last_good_revision,
@@ -18,7 +19,7 @@ BROKEN = "desired/prod/broken.yaml"
 
 def test_load_revision_reads_the_stack_at_that_commit(source: GitSource) -> None:
     sha = source.fetch()
-    stack = load_revision(source, sha, "desired/prod")
+    stack = load_revision(source, sha, "desired/prod", REGISTRY)
     assert stack.revision == sha
     assert stack.name == "iq-theory-prod"
     assert len(stack.resources) == 21
@@ -31,7 +32,7 @@ def test_issues_name_files_in_the_repository(source: GitSource, repo: Repo) -> N
     repo.commit("break it", {BROKEN: INVALID_DOC})
     sha = source.fetch()
     with pytest.raises(ValidationFailed) as err:
-        load_revision(source, sha, "desired/prod/")
+        load_revision(source, sha, "desired/prod/", REGISTRY)
     assert [str(i) for i in err.value.issues] == [
         f"{BROKEN}:4: sqs.Queue/iq-theory-broken: spec.bogus: unknown field"]
 
@@ -39,7 +40,7 @@ def test_issues_name_files_in_the_repository(source: GitSource, repo: Repo) -> N
 def test_a_missing_stack_folder_is_a_validation_error(source: GitSource) -> None:
     sha = source.fetch()
     with pytest.raises(ValidationFailed) as err:
-        load_revision(source, sha, "desired/staging")
+        load_revision(source, sha, "desired/staging", REGISTRY)
     (issue,) = err.value.issues
     assert issue.file == "desired/staging"
     assert "no such folder" in issue.message and sha[:12] in issue.message
@@ -49,7 +50,7 @@ def test_a_missing_stack_folder_is_a_validation_error(source: GitSource) -> None
 def test_a_stack_path_outside_the_repository_is_refused(source: GitSource, path: str) -> None:
     sha = source.fetch()
     with pytest.raises(ValueError, match="inside the repository"):
-        load_revision(source, sha, path)
+        load_revision(source, sha, path, REGISTRY)
 
 
 def test_last_good_revision_skips_an_invalid_tip(source: GitSource, repo: Repo) -> None:
@@ -58,19 +59,19 @@ def test_last_good_revision_skips_an_invalid_tip(source: GitSource, repo: Repo) 
     tip = source.fetch()
     assert tip == bad
 
-    found = last_good_revision(source, tip, "desired/prod")
+    found = last_good_revision(source, tip, "desired/prod", REGISTRY)
     assert found is not None
     sha, stack = found
     assert sha == good and stack.revision == good and stack.name == "iq-theory-prod"
     # Why the newer commits were skipped stays available.
-    search = search_history(source, tip, "desired/prod")
+    search = search_history(source, tip, "desired/prod", REGISTRY)
     assert list(search.invalid) == [bad]
     assert str(search.invalid[bad][0]).startswith(f"{BROKEN}:4: ")
 
 
 def test_a_valid_tip_is_its_own_last_good_revision(source: GitSource) -> None:
     tip = source.fetch()
-    found = last_good_revision(source, tip, "desired/prod")
+    found = last_good_revision(source, tip, "desired/prod", REGISTRY)
     assert found is not None and found[0] == tip
 
 
@@ -80,11 +81,11 @@ def test_nothing_valid_within_the_limit_is_none(source: GitSource, repo: Repo) -
     repo.empty_commits(99)  # 100 invalid commits on top of the good one
     tip = source.fetch()
 
-    assert last_good_revision(source, tip, "desired/prod") is None  # default limit: 100
-    found = last_good_revision(source, tip, "desired/prod", limit=101)
+    assert last_good_revision(source, tip, "desired/prod", REGISTRY) is None  # default limit: 100
+    found = last_good_revision(source, tip, "desired/prod", REGISTRY, limit=101)
     assert found is not None and found[0] == good
 
 
 def test_a_repository_without_the_stack_has_no_good_revision(repo: Repo, source: GitSource) -> None:
     tip = source.fetch()
-    assert last_good_revision(source, tip, "desired/nowhere") is None
+    assert last_good_revision(source, tip, "desired/nowhere", REGISTRY) is None

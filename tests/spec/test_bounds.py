@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.resources.registry import REGISTRY
 from controller.source import GitSource, load_revision
 from controller.spec import limits
 from controller.spec.issues import ValidationFailed
@@ -26,7 +27,7 @@ BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
 
 def errors(folder: Path) -> list[str]:
     with pytest.raises(ValidationFailed) as caught:
-        load_stack(folder)
+        load_stack(folder, REGISTRY)
     return [str(i) for i in caught.value.issues]
 
 
@@ -58,7 +59,7 @@ def test_yaml_past_a_bound_is_invalid_with_the_reason(tmp_path: Path, text: str,
 def test_aliases_within_the_bound_are_fine(tmp_path: Path) -> None:
     stack = write_stack(tmp_path / "s", "kind: ecs.Cluster\nname: c\nspec:\n"
                         "  containerInsights: &on enabled\n  tags: {insights: *on}\n")
-    assert load_stack(stack).resources[0].spec == {"containerInsights": "enabled",
+    assert load_stack(stack, REGISTRY).resources[0].spec == {"containerInsights": "enabled",
                                                    "tags": {"insights": "enabled"}}
 
 
@@ -138,7 +139,8 @@ def test_an_include_inside_the_repository_is_read(work_tree: Path) -> None:
     (base / "q.yaml").write_text("kind: sqs.Queue\nname: jobs\nspec: {}\n")
     stack = work_tree / "desired" / "prod"
     _include(stack, "../base")
-    assert [r.id for r in load_stack(stack).resources] == ["logs.LogGroup//app", "sqs.Queue/jobs"]
+    assert [r.id for r in load_stack(stack, REGISTRY).resources] == ["logs.LogGroup//app",
+                                                                     "sqs.Queue/jobs"]
 
 
 @pytest.mark.parametrize(("link", "target", "says"), [
@@ -179,7 +181,7 @@ def _committed(tmp_path: Path, files: dict[str, str], links: dict[str, str]) -> 
 
 def _revision_errors(source: GitSource) -> list[str]:
     with pytest.raises(ValidationFailed) as caught:
-        load_revision(source, source.fetch(), "desired/prod")
+        load_revision(source, source.fetch(), "desired/prod", REGISTRY)
     return [str(i) for i in caught.value.issues]
 
 

@@ -75,11 +75,12 @@ def test_stack_yaml_errors_name_the_field(tmp_path: Path, gitops) -> None:
 
 
 def test_typed_value_substitution_and_interpolation(tmp_path: Path) -> None:
+    from controller.resources.registry import REGISTRY
     from controller.spec.loader import load_stack
 
     stack = write_stack(tmp_path / "s", GOOD + "---\nkind: logs.LogGroup\nname: b\nspec:\n"
                         "  kmsKeyId: key-${values.retention}-${ref:logs.LogGroup/app.arn}\n")
-    loaded = load_stack(stack)
+    loaded = load_stack(stack, REGISTRY)
     app, b = loaded.resources
     assert app.spec == {"retentionInDays": 30}
     assert b.spec == {"kmsKeyId": "key-30-${ref:logs.LogGroup/app.arn}"}
@@ -98,9 +99,9 @@ def test_schema_lists_every_kind_and_its_attributes(gitops) -> None:
     assert result.code == 0
     schema = json.loads(result.out)
     kinds = {v["properties"]["kind"]["const"] for v in schema["oneOf"]}
-    from controller.resources.registry import DRIVERS
+    from controller.resources.registry import REGISTRY
 
-    assert kinds == set(DRIVERS)
+    assert kinds == set(REGISTRY)
     assert schema["$defs"]["logs.LogGroup"]["x-attributes"] == ["arn", "name"]
 
 

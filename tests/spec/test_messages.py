@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.resources.registry import REGISTRY
 from controller.spec.issues import Issue, Rank, ValidationFailed
 from controller.spec.loader import load_stack
 from tests.stacks import DESIRED, copy_desired, write_stack
@@ -25,7 +26,7 @@ def report(folder: Path | str) -> list[str]:
 
 def failure(folder: Path | str) -> ValidationFailed:
     with pytest.raises(ValidationFailed) as caught:
-        load_stack(folder)
+        load_stack(folder, REGISTRY)
     return caught.value
 
 
@@ -210,7 +211,7 @@ DOC_CASES = [
     Doc("a misspelt top-level key is an unknown field of the resource",
         "kind: sqs.Queue\nname: q\nspecs: {}\n",
         ["3: sqs.Queue/q: specs: unknown top-level field: did you mean spec? (a document holds "
-         "kind, name, spec and policy)"]),
+         "kind, name, spec, policy and adopt)"]),
     Doc("an empty document (only a comment after ---) declares nothing and is no error",
         "kind: sqs.Queue\nname: q\n---\n# nothing yet\n---\nkind: sqs.Queue\nname: r\n"
         "spec:\n  delaySeconds: -1\n",
@@ -313,7 +314,7 @@ def test_fields_taking_an_arn_accept_refs_and_arns(tmp_path: Path) -> None:
         name: /a
         spec: {{kmsKeyId: ""}}
         """)
-    assert len(load_stack(stack).resources) == 3
+    assert len(load_stack(stack, REGISTRY).resources) == 3
 
 
 # --- stack.yaml and folders --------------------------------------------------------------------
@@ -351,7 +352,7 @@ def test_a_commit_says_a_file_is_not_a_folder(tmp_path: Path) -> None:
                                                        'account: "111111111111"\n'})
     source = GitSource(repo.url, cache_dir=tmp_path / "cache")
     with pytest.raises(ValidationFailed) as caught:
-        load_revision(source, source.fetch(), "desired/prod/stack.yaml")
+        load_revision(source, source.fetch(), "desired/prod/stack.yaml", REGISTRY)
     assert [str(i) for i in caught.value.issues] == [
         "desired/prod/stack.yaml: expected a folder, got a file: give the folder that holds "
         "it, desired/prod"]
@@ -398,4 +399,4 @@ def test_the_failure_names_the_stack_once_stack_yaml_validated(desired: Path) ->
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_desired_stays_valid(env: str) -> None:
     """Every check above passes on IQ Theory's stacks: their Fargate sizes, CIDRs, ARNs."""
-    assert len(load_stack(DESIRED / env).resources) == 21
+    assert len(load_stack(DESIRED / env, REGISTRY).resources) == 21

@@ -15,7 +15,7 @@ import pytest
 from controller import render
 from controller.engine.changeset import Change, ChangeSet
 from controller.engine.diff import FieldChange
-from controller.resources.registry import DRIVERS
+from controller.resources.registry import REGISTRY
 from controller.spec.issues import ValidationFailed
 from controller.spec.loader import load_stack
 from tests.stacks import DESIRED, write_stack
@@ -46,7 +46,7 @@ def test_a_name_aws_would_refuse_is_a_validation_error(tmp_path: Path, kind: str
     quoted = name.replace("\n", "\\n")
     stack = write_stack(tmp_path / "s", f'kind: {kind}\nname: "{quoted}"\nspec: {{}}\n')
     with pytest.raises(ValidationFailed) as caught:
-        load_stack(stack)
+        load_stack(stack, REGISTRY)
     (issue,) = caught.value.issues
     assert issue.field == "name" and issue.line == 2
     assert "not a valid name for this kind" in issue.message
@@ -56,8 +56,8 @@ def test_a_name_aws_would_refuse_is_a_validation_error(tmp_path: Path, kind: str
 
 def test_every_name_in_desired_is_valid() -> None:
     for env in ("dev", "prod"):
-        for doc in load_stack(DESIRED / env).resources:
-            assert DRIVERS[doc.kind].name_rule.check(doc.name) is None, doc.id
+        for doc in load_stack(DESIRED / env, REGISTRY).resources:
+            assert REGISTRY[doc.kind].name_rule.check(doc.name) is None, doc.id
 
 
 @pytest.mark.parametrize("key", ["gitops:stack", "GITOPS:id", "aws:cloudformation:stack"])
@@ -65,7 +65,7 @@ def test_a_reserved_tag_key_is_a_validation_error(tmp_path: Path, key: str) -> N
     stack = write_stack(tmp_path / "s", f"kind: logs.LogGroup\nname: /a\nspec:\n"
                         f"  tags: {{'{key}': someone-else}}\n")
     with pytest.raises(ValidationFailed) as caught:
-        load_stack(stack)
+        load_stack(stack, REGISTRY)
     (issue,) = caught.value.issues
     assert issue.field == "spec.tags" and f"tag key {key!r} is reserved" in issue.message
 

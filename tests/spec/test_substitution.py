@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from controller.engine.observe import build_nodes, resolve
+from controller.resources.registry import REGISTRY
 from controller.spec.issues import ValidationFailed
 from controller.spec.loader import load_stack
 from controller.spec.substitution import SubstitutionError, resolve_refs, substitute_values
@@ -21,8 +22,8 @@ from tests.stacks import write_stack
 def resolved(folder: Path) -> dict[str, dict[str, Any]]:
     """Every resource's spec as the engine resolves it (refs of resources not yet created
     read as unknown)."""
-    stack = load_stack(folder)
-    nodes = build_nodes(stack.resources)
+    stack = load_stack(folder, REGISTRY)
+    nodes = build_nodes(stack.resources, REGISTRY)
     return {rid: resolve(node, nodes, stack.name).spec for rid, node in nodes.items()}
 
 
@@ -39,7 +40,7 @@ def test_a_value_holding_a_substitution_stays_text(tmp_path: Path) -> None:
     tags = resolved(stack)["logs.LogGroup//app"]["tags"]
     assert tags == {"note": "${values.other}", "ref": "${ref:logs.LogGroup//app.arn}",
                     "inside": "<${values.other}>"}
-    assert load_stack(stack).resources[0].depends_on == set()  # no ref, no edge, no cycle
+    assert load_stack(stack, REGISTRY).resources[0].depends_on == set()  # no ref, no edge, no cycle
 
 
 def test_dollar_dollar_brace_writes_a_literal(tmp_path: Path) -> None:
@@ -71,7 +72,7 @@ def test_a_bad_substitution_says_how_to_write_a_literal(tmp_path: Path, value: s
     stack = write_stack(tmp_path / "s", f"kind: logs.LogGroup\nname: /a\nspec:\n"
                         f"  tags: {{t: '{value}'}}\n")
     with pytest.raises(ValidationFailed) as caught:
-        load_stack(stack)
+        load_stack(stack, REGISTRY)
     (issue,) = caught.value.issues
     assert says in issue.message and "$${" in issue.message
     assert (issue.line, issue.field) == (4, "spec.tags.t")
