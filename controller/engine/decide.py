@@ -29,11 +29,17 @@ def decide(node: Node, stack: str) -> Change:
                       note=driver.plan_note("create", desired, None, list(desired.spec)),
                       after=node.written)
     live = node.live
-    fields = diff_fields(desired.spec, live.fields)
+    managed = sorted({f for f in top_level_fields(diff_fields(desired.spec, live.fields))
+                      if f in node.managed})
+    fields = drift(node, live)
     top = top_level_fields(fields)
     change = Change(doc.kind, doc.name, "no-op", fields,
                     before={k: live.fields.get(k) for k in top},
                     after={k: desired.spec.get(k) for k in top})
+    if managed:
+        change.note = "; ".join(f"{name} {live.fields.get(name)!r} managed by "
+                                f"{node.managed[name]} (git's value is used at create)"
+                                for name in managed)
     foreign = _foreign(node, live, stack)
     if foreign is not None:
         change.action, change.refused, change.reason = "adopt", True, foreign
@@ -44,10 +50,18 @@ def decide(node: Node, stack: str) -> Change:
     if not fields:
         return change
     change.action = "replace" if immutable else "update"
-    change.note = driver.plan_note(change.action, desired, live, top)
+    change.note = driver.plan_note(change.action, desired, live, top) or change.note
     if immutable:
         _replace(node, change, immutable)
     return change
+
+
+def drift(node: Node, live: Observed) -> list[FieldChange]:
+    """Where `live` differs from git, leaving out fields another resource of the stack
+    manages (`Driver.takes_over`): those are git's at create only."""
+    assert node.desired is not None
+    fields = diff_fields(node.desired.spec, live.fields)
+    return [f for f in fields if top_level_fields([f])[0] not in node.managed]
 
 
 def _unowned(live: Observed) -> bool:

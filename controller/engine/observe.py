@@ -44,6 +44,8 @@ class Node:
     readiness: Readiness | None = None
     # a replace's order, once decided
     replace_order: ReplaceOrder | None = None
+    # fields another resource of the stack manages (`Driver.takes_over`): field -> its id
+    managed: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -121,7 +123,12 @@ def read(node: Node, ctx: RunContext) -> None:
 
 
 def build_nodes(docs: list[ResourceDoc], drivers: Mapping[str, Driver]) -> dict[str, Node]:
-    return {d.id: Node(d, drivers[d.kind]) for d in docs}
+    nodes = {d.id: Node(d, drivers[d.kind]) for d in docs}
+    for manager in nodes.values():
+        for target in sorted(manager.doc.depends_on & nodes.keys()):
+            for name in manager.driver.takes_over.get(nodes[target].doc.kind, ()):
+                nodes[target].managed.setdefault(name, manager.id)
+    return nodes
 
 
 def pool() -> ThreadPoolExecutor:

@@ -23,8 +23,8 @@ from controller.aws.errors import describe_error
 from controller.aws.gateway import AwsGateway
 from controller.aws.tags import ID_KEY, not_owned, retired_id
 from controller.engine.changeset import Change, ChangeSet, Warning
-from controller.engine.decide import decide
-from controller.engine.diff import diff_fields, top_level_fields
+from controller.engine.decide import decide, drift
+from controller.engine.diff import top_level_fields
 from controller.engine.guard import check_target
 from controller.engine.observe import Node, build_nodes, observe_wave, pool, resolve
 from controller.engine.prune import (
@@ -280,7 +280,7 @@ def _write(p: Plan, node: Node, change: Change) -> Observed:
     assert desired is not None
     live = None if node.live is not None and node.live.deleted else node.live
     if live is not None:
-        fields = diff_fields(desired.spec, live.fields)
+        fields = drift(node, live)
         if not fields and change.action != "adopt":
             return live
         change.fields = fields
@@ -310,10 +310,10 @@ def _converge(live: Observed, node: Node, ctx: RunContext) -> Observed:
     on create: moto's create_service drops deploymentConfiguration); else NotConverged."""
     desired = node.desired
     assert desired is not None
-    remaining = diff_fields(desired.spec, live.fields)
+    remaining = drift(node, live)
     if remaining:
         live = node.driver.update(desired, live, top_level_fields(remaining), ctx)
-        remaining = diff_fields(desired.spec, live.fields)
+        remaining = drift(node, live)
     if remaining:
         raise NotConverged("still differs after the write: "
                            + ", ".join(f.path for f in remaining))

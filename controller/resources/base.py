@@ -116,6 +116,10 @@ class Driver(ABC):
     identity: ClassVar[Identity] = "name"
     # kinds this kind's specs may reference: prune deletes a kind before those
     references: ClassVar[tuple[str, ...]] = ()
+    # fields of a referenced kind this kind takes over once it manages that resource (an
+    # autoscaler owns a service's desiredCount): git's value is used at create only, and
+    # a difference is shown as managed, never as drift to correct
+    takes_over: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Put the desired spec in the same canonical form `observe` returns. Pure."""

@@ -41,6 +41,14 @@ class TaggedCollection:
     resource_type: str
     id_key: str
     delete: str
+    # What some types spell otherwise: the describe's filter parameter (`Filter` for
+    # NAT gateways), whether AWS pages it (describe_addresses answers all at once), the
+    # states of a deleted item still listed (NAT gateways linger `deleting`/`deleted`),
+    # and the codes this type's "no such id" comes as beyond the shared ones.
+    filter_param: str = "Filters"
+    paged: bool = True
+    gone: frozenset[str] = frozenset({"deleted"})
+    absent: tuple[str, ...] = ()
 
     @property
     def listing(self) -> Listing[Item]:
@@ -65,9 +73,13 @@ class TaggedCollection:
     def by_id(self, aws_id: str, ctx: RunContext) -> Item | None:
         """The resource with this id, whoever made it (`adopt: vpc-...`), or None."""
         answer = common.absent_ok(getattr(ctx.client("ec2"), self.describe),
-                                  **{f"{self.id_key}s": [aws_id]})
+                                  absent=self.absent, **{f"{self.id_key}s": [aws_id]})
         items: list[Item] = (answer or {}).get(self.result_key, [])
-        return next((item for item in items if _alive(item)), None)
+        return next((item for item in items if self.alive(item)), None)
+
+    def alive(self, item: Item) -> bool:
+        """Deleted-but-listed items (a `deleted` state) are not the resource any more."""
+        return bool(item.get("State", "available") not in self.gone)
 
     def forget(self, ctx: RunContext) -> None:
         self.listing.forget(ctx)
@@ -79,21 +91,19 @@ class TaggedCollection:
         return [{"ResourceType": self.resource_type, "Tags": as_key_value_list(tags)}]
 
     def _load(self, ctx: RunContext, scope: str) -> dict[str, Item]:
-        pages = ctx.client("ec2").get_paginator(self.describe).paginate(
-            Filters=[{"Name": f"tag:{STACK_KEY}", "Values": [ctx.stack]}]
-        )
+        ec2 = ctx.client("ec2")
+        query = {self.filter_param: [{"Name": f"tag:{STACK_KEY}", "Values": [ctx.stack]}]}
+        pages = (ec2.get_paginator(self.describe).paginate(**query) if self.paged
+                 else [getattr(ec2, self.describe)(**query)])
         found: dict[str, Item] = {}
         for page in pages:
             for item in page[self.result_key]:
-                resource_id = tags_of(item).get(ID_KEY)
-                if resource_id and _alive(item):
+                tags = tags_of(item)
+                resource_id = tags.get(ID_KEY)
+                # the filter is AWS's; the check is ours too (moto's NAT filter ignores it)
+                if resource_id and tags.get(STACK_KEY) == ctx.stack and self.alive(item):
                     found.setdefault(resource_id, item)
         return found
-
-
-def _alive(item: Item) -> bool:
-    """Deleted-but-listed items (a `deleted` state) are not the resource any more."""
-    return bool(item.get("State", "available") != "deleted")
 
 
 class TaggedEc2Driver(Driver):
@@ -139,7 +149,7 @@ class TaggedEc2Driver(Driver):
 
     def delete(self, live: Observed, ctx: RunContext) -> None:
         ec2 = ctx.client("ec2")
-        common.absent_ok(getattr(ec2, self.collection.delete),
+        common.absent_ok(getattr(ec2, self.collection.delete), absent=self.collection.absent,
                          **{self.collection.id_key: live.attrs["id"]})
         self.forget(ctx, live.attrs["id"])
 
@@ -187,3 +197,10 @@ def observed_tags(desired: Desired, item: Item) -> dict[str, dict[str, str]]:
 def ec2_arn(ctx: RunContext, owner: str, resource_type: str, resource_id: str) -> str:
     """EC2 ARNs the describe answers leave out (a VPC's), built the documented way."""
     return f"arn:aws:ec2:{ctx.aws.region}:{owner}:{resource_type}/{resource_id}"
+
+
+def run_account(ctx: RunContext) -> str:
+    """The account of the run's credentials, asked once per run: for the ARNs of kinds
+    whose describe answers name no owner (an Elastic IP's, a NAT gateway's)."""
+    return str(ctx.cached(("sts", "account"),
+                          lambda: ctx.client("sts").get_caller_identity()["Account"]))

@@ -51,14 +51,14 @@ DESCRIBE_LIMIT = 10  # describe_services takes at most 10 names per cluster
 # Spec fields update_service writes (cluster and launchType need a new service).
 UPDATABLE = ("taskDefinition", "desiredCount", "deploymentConfiguration", "networkConfiguration",
              "healthCheckGracePeriodSeconds", "enableExecuteCommand", "loadBalancers",
-             "platformVersion", "propagateTags", "enableECSManagedTags")
+             "serviceRegistries", "platformVersion", "propagateTags", "enableECSManagedTags")
 # What AWS reports for a service that never set these (the emulator leaves them out).
 AWS_DEFAULTS: dict[str, Any] = {"enableExecuteCommand": False, "enableECSManagedTags": False,
                                 "propagateTags": "NONE"}
 GONE_CODES = frozenset({"ServiceNotActiveException"})
 # Fields whose change starts new tasks (a deployment) even with the same revision.
 DEPLOYS = frozenset({"networkConfiguration", "platformVersion", "loadBalancers",
-                     "enableExecuteCommand"})
+                     "serviceRegistries", "enableExecuteCommand"})
 # A deployment's status and rolloutState. After a circuit-breaker rollback the new PRIMARY's
 # rolloutStateReason reads "ECS deployment circuit breaker: rolling back to deploymentId
 # ecs-svc/..." (the deployment it returns to, not the revision it leaves), and the failed
@@ -99,6 +99,13 @@ class LoadBalancer(SpecModel):
     containerPort: ContainerPort
 
 
+class ServiceRegistry(SpecModel):
+    registryArn: str = Field(description="usually ${ref:servicediscovery.Service/x.arn}")
+    port: int | None = None
+    containerName: str | None = None
+    containerPort: ContainerPort | None = None
+
+
 class ServiceSpec(SpecModel):
     """The service is named by the resource's `name`; `cluster` and `launchType` are
     fixed at creation (a change replaces the service)."""
@@ -118,6 +125,8 @@ class ServiceSpec(SpecModel):
     propagateTags: Literal["TASK_DEFINITION", "SERVICE", "NONE"] | None = None
     enableECSManagedTags: bool | None = None
     loadBalancers: list[LoadBalancer] | None = None
+    serviceRegistries: list[ServiceRegistry] | None = Field(
+        default=None, description="service discovery: the frontend reaches the api by name")
     tags: Tags | None = None
 
 
@@ -127,7 +136,8 @@ class ServiceDriver(Driver):
     spec_model = ServiceSpec
     attributes = ("arn", "name")
     immutable = frozenset({"cluster", "launchType"})
-    references = ("ecs.Cluster", "ecs.TaskDefinition", "ec2.Subnet", "ec2.SecurityGroup")
+    references = ("ecs.Cluster", "ecs.TaskDefinition", "ec2.Subnet", "ec2.SecurityGroup",
+                  "elbv2.TargetGroup", "servicediscovery.Service")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)
@@ -138,6 +148,8 @@ class ServiceDriver(Driver):
                 **network, "awsvpcConfiguration": _canonical_vpc(network["awsvpcConfiguration"])}
         if isinstance(out.get("loadBalancers"), list):
             out["loadBalancers"] = sorted(out["loadBalancers"], key=_balancer_order)
+        if isinstance(out.get("serviceRegistries"), list):
+            out["serviceRegistries"] = sorted(out["serviceRegistries"], key=_registry_order)
         return out
 
     def plan_note(self, action: str, desired: Desired, live: Observed | None,
@@ -282,6 +294,10 @@ def _canonical_vpc(vpc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _registry_order(registry: dict[str, Any]) -> str:
+    return str(registry.get("registryArn"))
+
+
 def _balancer_order(lb: dict[str, Any]) -> tuple[str, str, int]:
     port = lb.get("containerPort")
     return (str(lb.get("containerName")), str(lb.get("targetGroupArn") or
@@ -313,6 +329,8 @@ def _observed(service: dict[str, Any], desired: Desired) -> Observed:
     if vpc is not None:
         fields["networkConfiguration"] = {"awsvpcConfiguration": _canonical_vpc(vpc)}
     fields["loadBalancers"] = sorted(service.get("loadBalancers") or [], key=_balancer_order)
+    fields["serviceRegistries"] = sorted(service.get("serviceRegistries") or [],
+                                         key=_registry_order)
     if "tags" in desired.spec:
         fields["tags"] = live_user_tags(service)
     return Observed(fields=fields, attrs=_attrs(service), tags=live_tags(service))

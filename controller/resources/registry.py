@@ -8,17 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+from controller.resources.acm_certificate import CertificateDriver
 from controller.resources.base import Driver
+from controller.resources.ec2_elasticip import ElasticIpDriver
+from controller.resources.ec2_internetgateway import InternetGatewayDriver
+from controller.resources.ec2_natgateway import NatGatewayDriver
+from controller.resources.ec2_routetable import RouteTableDriver
 from controller.resources.ec2_securitygroup import SecurityGroupDriver
 from controller.resources.ec2_subnet import SubnetDriver
 from controller.resources.ec2_vpc import VpcDriver
+from controller.resources.ec2_vpcendpoint import VpcEndpointDriver
 from controller.resources.ecr_repository import RepositoryDriver
 from controller.resources.ecs_cluster import ClusterDriver
 from controller.resources.ecs_service import ServiceDriver
 from controller.resources.ecs_taskdefinition import TaskDefinitionDriver
+from controller.resources.elbv2_listener import ListenerDriver
+from controller.resources.elbv2_listenerrule import ListenerRuleDriver
+from controller.resources.elbv2_loadbalancer import LoadBalancerDriver
+from controller.resources.elbv2_targetgroup import TargetGroupDriver
 from controller.resources.iam_role import RoleDriver
 from controller.resources.logs_loggroup import LogGroupDriver
 from controller.resources.secretsmanager_secret import SecretDriver
+from controller.resources.servicediscovery_privatednsnamespace import PrivateDnsNamespaceDriver
+from controller.resources.servicediscovery_service import ServiceDriver as DiscoveryServiceDriver
 from controller.resources.sqs_queue import QueueDriver
 
 
@@ -42,6 +54,18 @@ REGISTRY = Registry([
     VpcDriver(),
     SubnetDriver(),
     SecurityGroupDriver(),
+    InternetGatewayDriver(),
+    ElasticIpDriver(),
+    NatGatewayDriver(),
+    RouteTableDriver(),
+    VpcEndpointDriver(),
+    CertificateDriver(),
+    LoadBalancerDriver(),
+    TargetGroupDriver(),
+    ListenerDriver(),
+    ListenerRuleDriver(),
+    PrivateDnsNamespaceDriver(),
+    DiscoveryServiceDriver(),
     RoleDriver(),
     LogGroupDriver(),
     RepositoryDriver(),

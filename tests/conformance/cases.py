@@ -43,6 +43,11 @@ class KindCases:
     # An immutable field's new value: git changes it on the copy, the plan says replace
     # (refused for a kind that holds data). Empty for a kind without immutable fields.
     replace: dict[str, Any] = field(default_factory=dict)
+    # Why a kind with immutable fields has no replace case (no other valid value here).
+    no_replace: str = ""
+    # Why a second resource of the kind cannot live beside the sample here (the copy's
+    # lifecycle is then not run for it).
+    no_copy: str = ""
     # (botocore service id, operation): the kind's batched read, throttled; and how many
     # distinct reads of it a plan of desired/prod makes: once one failed, the kind's
     # other names (another family, the inventory's) are not asked in that run.
@@ -73,6 +78,70 @@ def _tagged(aws: AwsEnv, kind: str, key: str, rid: str) -> str:
     items = getattr(aws.client("ec2"), fn)(
         Filters=[{"Name": "tag:gitops:id", "Values": [rid]}])
     return str(items["Subnets" if kind == "subnet" else "SecurityGroups"][0][key])
+
+
+def _ec2_id(aws: AwsEnv, describe: str, result: str, key: str, rid: str,
+            filter_param: str = "Filters") -> str:
+    """The id of the live EC2 resource tagged `rid` (not one still listed as deleted)."""
+    items = getattr(aws.client("ec2"), describe)(
+        **{filter_param: [{"Name": "tag:gitops:id", "Values": [rid]}]})[result]
+    return str(next(i[key] for i in items if i.get("State") not in ("deleting", "deleted")))
+
+
+def _certificate_arn(aws: AwsEnv, rid: str) -> str:
+    found = aws.client("resourcegroupstaggingapi").get_resources(
+        TagFilters=[{"Key": "gitops:id", "Values": [rid]}],
+        ResourceTypeFilters=["acm:certificate"])["ResourceTagMappingList"]
+    return str(found[0]["ResourceARN"])
+
+
+def _endpoint_id(aws: AwsEnv, rid: str) -> str:
+    found = aws.client("ec2").describe_vpc_endpoints(
+        Filters=[{"Name": "tag:gitops:id", "Values": [rid]}])["VpcEndpoints"]
+    return str(next(e for e in found if e["State"] != "deleted")["VpcEndpointId"])
+
+
+def _lb_arn(aws: AwsEnv, name: str) -> str:
+    return str(aws.client("elbv2").describe_load_balancers(Names=[name])["LoadBalancers"][0]
+               ["LoadBalancerArn"])
+
+
+def _tg_arn(aws: AwsEnv, name: str) -> str:
+    return str(aws.client("elbv2").describe_target_groups(Names=[name])["TargetGroups"][0]
+               ["TargetGroupArn"])
+
+
+def _elb_tagged(aws: AwsEnv, arns: list[str], rid: str) -> str:
+    tags = aws.client("elbv2").describe_tags(ResourceArns=arns)["TagDescriptions"]
+    return str(next(t["ResourceArn"] for t in tags
+                    if {"Key": "gitops:id", "Value": rid} in t["Tags"]))
+
+
+def _listener_arn(aws: AwsEnv, name: str) -> str:
+    listeners = aws.client("elbv2").describe_listeners(
+        LoadBalancerArn=_lb_arn(aws, "iq-theory-alb"))["Listeners"]
+    return _elb_tagged(aws, [x["ListenerArn"] for x in listeners], f"elbv2.Listener/{name}")
+
+
+def _rule_arn(aws: AwsEnv, name: str) -> str:
+    rules = aws.client("elbv2").describe_rules(
+        ListenerArn=_listener_arn(aws, "iq-theory-https"))["Rules"]
+    return _elb_tagged(aws, [r["RuleArn"] for r in rules if not r["IsDefault"]],
+                       f"elbv2.ListenerRule/{name}")
+
+
+def _namespace_id(aws: AwsEnv, name: str) -> str:
+    return str(next(n["Id"] for n in aws.client("servicediscovery").list_namespaces()
+                    ["Namespaces"] if n["Name"] == name))
+
+
+def _discovery_id(aws: AwsEnv, name: str) -> str:
+    return str(next(s["Id"] for s in aws.client("servicediscovery").list_services()["Services"]
+                    if s["Name"] == name))
+
+
+ELB = "elastic-load-balancing-v2"
+_IGW = ("describe_internet_gateways", "InternetGateways", "InternetGatewayId")
 
 
 def _new_image_revision(aws: AwsEnv) -> None:
@@ -120,6 +189,142 @@ CASES = {case.kind: case for case in [
                   {"ec2.SecurityGroup/iq-theory-api": "spec.ingress"})],
         copy="iq-theory-worker", replace={"description": "IQ Theory worker tasks"},
         batch=("ec2", "DescribeSecurityGroups")),
+    KindCases(
+        "ec2.InternetGateway", "iq-theory-igw", [
+            Drift("igw detached", "the attachment removed by hand reads as no VPC",
+                  lambda a: a.client("ec2").detach_internet_gateway(
+                      InternetGatewayId=_ec2_id(a, *_IGW, "ec2.InternetGateway/iq-theory-igw"),
+                      VpcId=_vpc_id(a)),
+                  {"ec2.InternetGateway/iq-theory-igw": "spec.vpcId"})],
+        # AWS gives a VPC one gateway (Resource.AlreadyAssociated); moto attaches a second.
+        # No immutable field: vpcId moves in place.
+        copy="iq-theory-igw-2", batch=("ec2", "DescribeInternetGateways")),
+    KindCases(
+        "ec2.ElasticIp", "iq-theory-nat-a", [
+            Drift("eip tag", "a tag changed by hand",
+                  lambda a: a.client("ec2").create_tags(
+                      Resources=[_ec2_id(a, "describe_addresses", "Addresses", "AllocationId",
+                                         "ec2.ElasticIp/iq-theory-nat-a")],
+                      Tags=[{"Key": "app", "Value": "x"}]),
+                  {"ec2.ElasticIp/iq-theory-nat-a": "spec.tags.app"})],
+        copy="iq-theory-spare", no_replace="domain has one valid value (vpc)",
+        batch=("ec2", "DescribeAddresses")),
+    KindCases(
+        "ec2.NatGateway", "iq-theory-nat-a", [
+            Drift("nat tag", "tags are the only mutable field",
+                  lambda a: a.client("ec2").create_tags(
+                      Resources=[_ec2_id(a, "describe_nat_gateways", "NatGateways",
+                                         "NatGatewayId", "ec2.NatGateway/iq-theory-nat-a",
+                                         "Filter")],
+                      Tags=[{"Key": "app", "Value": "x"}]),
+                  {"ec2.NatGateway/iq-theory-nat-a": "spec.tags.app"})],
+        # an Elastic IP serves one gateway: the copy is private (no address)
+        copy="iq-theory-nat-c",
+        copy_edits={"connectivityType": "private", "allocationId": None},
+        replace={"subnetId": "${ref:ec2.Subnet/iq-theory-public-b.id}"},
+        batch=("ec2", "DescribeNatGateways")),
+    KindCases(
+        "ec2.RouteTable", "iq-theory-private-a", [
+            Drift("route deleted", "routes are a set: a declared route removed by hand",
+                  lambda a: a.client("ec2").delete_route(
+                      RouteTableId=_ec2_id(a, "describe_route_tables", "RouteTables",
+                                           "RouteTableId", "ec2.RouteTable/iq-theory-private-a"),
+                      DestinationCidrBlock="0.0.0.0/0"),
+                  {"ec2.RouteTable/iq-theory-private-a": "spec.routes"})],
+        # no subnets: the copy would otherwise take private-a's association back and forth
+        copy="iq-theory-private-c", copy_edits={"subnetIds": []},
+        no_replace="vpcId is its only immutable field, and the stack has one VPC",
+        batch=("ec2", "DescribeRouteTables")),
+    KindCases(
+        "acm.Certificate", "iq-theory-app", [
+            Drift("certificate tag", "a tag changed by hand (all else is fixed at request)",
+                  lambda a: a.client("acm").add_tags_to_certificate(
+                      CertificateArn=_certificate_arn(a, "acm.Certificate/iq-theory-app"),
+                      Tags=[{"Key": "app", "Value": "someone"}]),
+                  {"acm.Certificate/iq-theory-app": "spec.tags.app"})],
+        copy="iq-theory-api-cert", copy_edits={"domainName": "api.iq-theory.example"},
+        replace={"subjectAlternativeNames": ["api.iq-theory.example",
+                                             "www.api.iq-theory.example"]},
+        # no batch describe in ACM: one DescribeCertificate per certificate, found through
+        # the shared tagging index; once one failed, the inventory's is not asked
+        batch=("acm", "DescribeCertificate")),
+    KindCases(
+        "ec2.VpcEndpoint", "iq-theory-logs", [
+            Drift("endpoint subnets", "a set lost a member by hand",
+                  lambda a: a.client("ec2").modify_vpc_endpoint(
+                      VpcEndpointId=_endpoint_id(a, "ec2.VpcEndpoint/iq-theory-logs"),
+                      RemoveSubnetIds=[_tagged(a, "subnet", "SubnetId",
+                                               "ec2.Subnet/iq-theory-private-b")]),
+                  {"ec2.VpcEndpoint/iq-theory-logs": "spec.subnetIds"})],
+        # another service: two endpoints of one service with private DNS clash in AWS
+        copy="iq-theory-monitoring",
+        copy_edits={"serviceName": "com.amazonaws.us-east-1.monitoring"},
+        replace={"serviceName": "com.amazonaws.us-east-1.ssm"},
+        batch=("ec2", "DescribeVpcEndpoints")),
+    KindCases(
+        "elbv2.LoadBalancer", "iq-theory-alb", [
+            Drift("alb idle timeout", "a declared attribute, compared as AWS's text",
+                  lambda a: a.client("elbv2").modify_load_balancer_attributes(
+                      LoadBalancerArn=_lb_arn(a, "iq-theory-alb"),
+                      Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": "300"}]),
+                  {"elbv2.LoadBalancer/iq-theory-alb":
+                   "spec.attributes.idle_timeout.timeout_seconds"})],
+        # prod turns deletion protection on: the copy must be deletable (replace, prune)
+        copy="iq-theory-alb-2",
+        copy_edits={"attributes": {"deletion_protection.enabled": False,
+                                   "idle_timeout.timeout_seconds": 60}},
+        replace={"scheme": "internal"}, batch=(ELB, "DescribeLoadBalancers")),
+    KindCases(
+        "elbv2.TargetGroup", "iq-theory-api", [
+            Drift("target group health path", "a declared health-check key",
+                  lambda a: a.client("elbv2").modify_target_group(
+                      TargetGroupArn=_tg_arn(a, "iq-theory-api"), HealthCheckPath="/"),
+                  {"elbv2.TargetGroup/iq-theory-api": "spec.healthCheck.path"})],
+        copy="iq-theory-worker", replace={"port": 8081}, batch=(ELB, "DescribeTargetGroups")),
+    KindCases(
+        "elbv2.Listener", "iq-theory-https", [
+            Drift("listener tls policy", "an older TLS policy set by hand",
+                  lambda a: a.client("elbv2").modify_listener(
+                      ListenerArn=_listener_arn(a, "iq-theory-https"),
+                      SslPolicy="ELBSecurityPolicy-2016-08"),
+                  {"elbv2.Listener/iq-theory-https": "spec.sslPolicy"})],
+        copy="iq-theory-https-alt", copy_edits={"port": 8443},
+        no_replace="loadBalancerArn is its only immutable field: the stack has one ALB",
+        batch=(ELB, "DescribeListeners")),
+    KindCases(
+        "elbv2.ListenerRule", "iq-theory-api", [
+            Drift("rule priority", "SetRulePriorities by hand (AWS answers it as text)",
+                  lambda a: a.client("elbv2").set_rule_priorities(RulePriorities=[
+                      {"RuleArn": _rule_arn(a, "iq-theory-api"), "Priority": 99}]),
+                  {"elbv2.ListenerRule/iq-theory-api": "spec.priority"})],
+        copy="iq-theory-api-v2",
+        copy_edits={"priority": 20, "conditions": [{"field": "path-pattern",
+                                                    "values": ["/v2/*"]}]},
+        replace={"listenerArn": "${ref:elbv2.Listener/iq-theory-http.arn}"},
+        batch=(ELB, "DescribeRules")),
+    KindCases(
+        "servicediscovery.PrivateDnsNamespace", "iq-theory.local", [
+            Drift("namespace description", "a namespace's description changed by hand",
+                  lambda a: a.client("servicediscovery").update_private_dns_namespace(
+                      Id=_namespace_id(a, "iq-theory.local"),
+                      Namespace={"Description": "edited"}),
+                  {"servicediscovery.PrivateDnsNamespace/iq-theory.local":
+                   "spec.description"})],
+        copy="iq-theory-2.local",
+        no_copy="moto allows one private namespace per VPC (AWS allows several), and the "
+                "stack has one VPC",
+        no_replace="vpc is its only immutable field: the stack has one VPC",
+        batch=("servicediscovery", "ListNamespaces")),
+    KindCases(
+        "servicediscovery.Service", "api", [
+            Drift("discovery ttl", "a record's TTL changed by hand (records sent whole)",
+                  lambda a: a.client("servicediscovery").update_service(
+                      Id=_discovery_id(a, "api"), Service={
+                          "Description": "the api's tasks (api.iq-theory.local)",
+                          "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 300}]}}),
+                  {"servicediscovery.Service/api": "spec.dnsConfig.dnsRecords[0].ttl"})],
+        copy="worker", replace={"healthCheckCustomConfig": {"failureThreshold": 2}},
+        batch=("servicediscovery", "ListServices")),
     KindCases(
         "iam.Role", "iq-theory-ecs-execution", [
             Drift("role managed policy", "a set of managed policies",

@@ -25,7 +25,7 @@ def test_json_plan_is_alone_on_stdout_and_follows_the_contract(prod_aws: AwsEnv)
     plan = json.loads(result.stdout)  # nothing but the JSON on stdout
     assert set(plan) == {"stack", "revision", "changes", "summary", "warnings", "stats"}
     assert plan["stack"] == "iq-theory-prod" and plan["revision"] is None
-    assert plan["summary"]["create"] == 21
+    assert plan["summary"]["create"] == 49
     change = next(c for c in plan["changes"] if c["id"] == "ecs.Service/iq-theory-api")
     assert set(change) >= {"id", "kind", "name", "action", "fields"}
     subnets = next(f for f in change["fields"] if f["path"] == "spec.networkConfiguration")
@@ -56,7 +56,7 @@ def test_markdown_plan_lists_each_change(prod_aws: AwsEnv) -> None:
     result = run("plan", DESIRED / "prod", "--output", "markdown")
     assert result.returncode == 2
     assert "| <code>+</code> create | <code>ecs.Service/iq-theory-api</code> |" in result.stdout
-    assert "Plan: 21 to create" in result.stdout
+    assert "Plan: 49 to create" in result.stdout
 
 
 def test_secret_looking_environment_is_a_validation_error(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_demo_shows_the_loop_and_exits_0() -> None:
                                  if not k.startswith("AWS_")})
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "21 resources created" in out
+    assert "49 resources created" in out
     assert 'gitops_resource_drifted{kind="logs.LogGroup",name="/ecs/iq-theory-api"' in out
     assert "corrected: desiredCount 4, retention 30 days" in out
     assert "webhook answered 202" in out

@@ -27,7 +27,7 @@ def test_apply_from_empty_then_plan_shows_no_change(
     code, first = plan_json(gitops, stack)
     assert code == 2
     total = len(first["changes"])
-    assert first["summary"]["create"] == total == 21
+    assert first["summary"]["create"] == total == {"prod": 49, "dev": 47}[env]
     applied = gitops("apply", stack, "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
     assert f"Apply complete: {total} changed." in applied.out
@@ -195,10 +195,17 @@ def test_no_change_plan_batches_describe_services(prod_aws: AwsEnv, gitops: Any,
     # One batched read per kind where AWS has one: no per-resource describes. The
     # inventory (what the stack owns, for prune) reuses it, or adds one listing.
     for op in ("DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups",
-               "DescribeLogGroups", "DescribeRepositories", "DescribeClusters"):
+               "DescribeLogGroups", "DescribeRepositories", "DescribeClusters",
+               "DescribeInternetGateways", "DescribeAddresses", "DescribeNatGateways",
+               "DescribeRouteTables", "DescribeVpcEndpoints", "DescribeLoadBalancers",
+               "DescribeTargetGroups", "ListNamespaces"):
         assert sum(1 for _, o in recorder.calls if o == op) == 1, op
     assert recorder.calls.count(("secretsmanager", "ListSecrets")) == 2  # by name, by tag
-    assert recorder.calls.count(("resourcegroupstaggingapi", "GetResources")) == 1
+    # One listing of what the stack's tags select, however many pages it takes.
+    pages = prod_aws.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+        TagFilters=[{"Key": "gitops:stack", "Values": ["iq-theory-prod"]}],
+        ResourcesPerPage=100)
+    assert recorder.calls.count(("resourcegroupstaggingapi", "GetResources")) == len(list(pages))
     print(f"\nno-change plan of desired/prod: {len(recorder.calls)} AWS API calls, "
           f"{report['stats']['duration_seconds']} s")
 

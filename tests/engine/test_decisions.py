@@ -336,3 +336,26 @@ def test_rollout_gauge_one_state_at_a_time_and_gone_with_the_resource() -> None:
                                       "rolled_back")] == [1, 0, 0, 0]
     set_rollout_gauge("g", {}, ["api"])  # api unreadable this run: keeps its series
     assert gauge("api", "in_progress") == 1 and gauge("web", "completed") is None
+
+
+def test_a_field_another_resource_manages_is_used_at_create_and_never_drift(
+        tmp_path: Path, kinds: Any, cloud: Cloud) -> None:
+    """An autoscaler owns a service's task count: git's count is the first one only."""
+    kinds = {**kinds, "app.Scaler": kind_of(cloud, "app.Scaler", references=("app.Service",),
+                                           takes_over={"app.Service": ("size",)})}
+    docs = DOCS + '---\nkind: app.Scaler\nname: api\nspec: {parent: "${ref:app.Service/api.id}"}\n'
+    assert not apply(run(tmp_path, kinds, docs)).failed
+    (service,) = cloud.of("app.Service")
+    assert service.fields["size"] == 2  # created with git's value
+    service.fields["size"] = 7  # the autoscaler scaled out
+    p = run(tmp_path, kinds, docs)
+    assert actions(p) == {}
+    change = next(c for c in p.changes.changes if c.id == "app.Service/api")
+    assert change.note == "size 7 managed by app.Scaler/api (git's value is used at create)"
+    service.fields["parent"] = "elsewhere"  # a real drift of the same resource is corrected
+    p = run(tmp_path, kinds, docs)
+    assert actions(p) == {"app.Service/api": "update"}
+    assert [f.path for f in next(c for c in p.changes.changes
+                                 if c.id == "app.Service/api").fields] == ["spec.parent"]
+    assert not apply(p).failed
+    assert service.fields["size"] == 7  # the update left the autoscaler's count alone

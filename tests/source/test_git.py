@@ -125,7 +125,7 @@ def test_files_are_the_commit_not_local_edits(source: GitSource, repo: Repo,
 
     files = source.files(sha)
     names = [e.name for e in files.entries("desired/prod") or []]
-    assert names == ["stack.yaml"]
+    assert names == ["egress.yaml", "stack.yaml"]
     assert files.read(["desired/prod/stack.yaml"]) == {"desired/prod/stack.yaml": committed}
     assert source.fetch() == sha  # ...are not commits either
     # Read from git's objects: nothing was written beside the clone.

@@ -22,10 +22,11 @@ def test_load_revision_reads_the_stack_at_that_commit(source: GitSource) -> None
     stack = load_revision(source, sha, "desired/prod", REGISTRY)
     assert stack.revision == sha
     assert stack.name == "iq-theory-prod"
-    assert len(stack.resources) == 21
+    assert len(stack.resources) == 49
     # Files read as the repository names them, not as the extracted folder does.
     files = {r.file for r in stack.resources}
-    assert files and all(f.startswith("desired/base/") for f in files)
+    assert files and all(f.startswith(("desired/base/", "desired/prod/")) for f in files)
+    assert "desired/prod/egress.yaml" in files
 
 
 def test_issues_name_files_in_the_repository(source: GitSource, repo: Repo) -> None:
