@@ -19,7 +19,7 @@ from typing import cast
 import structlog
 
 from controller import metrics
-from controller.aws.errors import describe_error
+from controller.aws.errors import AWS_ERRORS, describe_error
 from controller.aws.gateway import AwsGateway
 from controller.aws.tags import ID_KEY, not_owned, retired_id
 from controller.engine.changeset import Change, ChangeSet, Warning
@@ -220,6 +220,11 @@ def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) ->
     if change.held:
         change.result = "held"
         return
+    unusable = [d for d in deps if not _usable(p, p.nodes[d])]
+    if unusable:
+        change.result = "held"
+        change.reason = "held: waits for " + _waited_for(p, unusable, by_id)
+        return
     stale = node.desired is not None and is_unknown(node.desired.spec)
     node.desired = resolve(node, p.nodes, p.stack.name)
     if is_unknown(node.desired.spec):
@@ -239,6 +244,21 @@ def _apply_one(p: Plan, node: Node, change: Change, by_id: dict[str, Change]) ->
         _succeeded(p, node.doc.kind, change)
     except Exception as err:  # any failure is this resource's: the run goes on
         _failed(p, node.doc.kind, change, err)
+
+
+def _usable(p: Plan, dep: Node) -> bool:
+    """Whether a dependency AWS refuses to use before it is ready (`ready_before_use`) is
+    ready now: read once more when it was not (it may have become ready since the plan)."""
+    if not dep.driver.ready_before_use or dep.readiness is None or dep.readiness.ready:
+        return True
+    if dep.desired is not None and not is_unknown(dep.desired.spec):
+        try:
+            live = dep.driver.observe(dep.desired, RunContext(p.ctx.aws, p.stack.name))
+        except AWS_ERRORS:
+            return False
+        if live is not None:
+            dep.live, dep.readiness = live, dep.driver.readiness(dep.desired, live)
+    return dep.readiness.ready
 
 
 def _waited_for(p: Plan, deps: list[str], by_id: dict[str, Change]) -> str:

@@ -101,6 +101,8 @@ class CertificateDriver(Driver):
     immutable = frozenset({"domainName", "subjectAlternativeNames", "validationMethod",
                            "keyAlgorithm"})
     identity: ClassVar[Identity] = "tags"
+    # AWS refuses a listener on a certificate not yet issued: what uses it waits for ISSUED
+    ready_before_use = True
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Alternative names as a sorted set holding the domain name (ACM lists it among

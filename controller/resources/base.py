@@ -120,6 +120,9 @@ class Driver(ABC):
     # autoscaler owns a service's desiredCount): git's value is used at create only, and
     # a difference is shown as managed, never as drift to correct
     takes_over: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    # AWS refuses to use the resource before it is ready (a certificate not yet issued):
+    # what references it waits for readiness, not only for its attributes
+    ready_before_use: ClassVar[bool] = False
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Put the desired spec in the same canonical form `observe` returns. Pure."""

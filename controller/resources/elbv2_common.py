@@ -12,18 +12,19 @@ ARNs a call, for every kind alike (`TAGS`).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
 from controller.model import Desired, NameRule, Observed, is_unknown
-from controller.resources.base import RunContext
+from controller.resources.base import Driver, Identity, RunContext
 from controller.resources.batch import ByNames, Listing
-from controller.resources.common import absent_ok, sync_tags
+from controller.resources.common import absent_ok, reread, sync_tags
 from controller.resources.tagged import owned_id, stack_arns
 
 Item = dict[str, Any]  # one entry of a describe answer, as AWS returns it
@@ -189,6 +190,43 @@ class Named:
         return [(item, tags) for item, tags in found if owned_id(tags, ctx.stack)]
 
 
+class NamedDriver(Driver):
+    """What load balancers and target groups do alike: read by name from the run's one
+    listing (with their tags, 20 per call), looked up afresh before a create, listed for
+    the inventory from the tagging index confirmed by the listing.
+
+    A kind supplies its `named` collection, how an item reads (`read`), and its attrs
+    (`attrs_of`, what delete and refs need).
+    """
+
+    named: ClassVar[Named]
+
+    @abstractmethod
+    def read(self, item: Item, desired: Desired, ctx: RunContext) -> Observed:
+        """`item` as observe returns it."""
+
+    @abstractmethod
+    def attrs_of(self, item: Item) -> dict[str, Any]:
+        """The attributes refs and delete read."""
+
+    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
+        self.named.prime_tags(ctx, [d.name for d in desired])
+
+    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
+        item = self.named.get(ctx, desired.name)
+        return None if item is None else self.read(item, desired, ctx)
+
+    def existing(self, desired: Desired, ctx: RunContext) -> Observed | None:
+        """What a create finds first (a retried create: the first answer lost)."""
+        item = self.named.fresh(ctx, desired.name)
+        return None if item is None else self.read(item, desired, ctx)
+
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        return {str(owned_id(tags, ctx.stack)): Observed(fields={}, attrs=self.attrs_of(item),
+                                                         tags=tags)
+                for item, tags in self.named.stack_items(ctx)}
+
+
 # ---- tag-identified kinds: read under their parent -------------------------------------
 
 
@@ -255,6 +293,70 @@ class Children:
         self.by_parent.forget(ctx, parent)
         if arn:
             TAGS.forget(ctx, arn)
+
+
+class ChildDriver(Driver):
+    """What listeners and rules do alike: found by their `gitops:id` tag under the parent
+    their spec names (or, while that parent is being replaced, under the stack's other
+    parents, so the move reads as the replace it is), listed per parent for the
+    inventory, made at most once, forgotten per parent after a write.
+
+    A kind supplies its `children`, the spec field naming the parent, the stack's
+    parents (`stack_parents`), how an item reads (`read`), one item by ARN
+    (`describe_one`, for `adopt:`), and the create call (`make`).
+    """
+
+    identity: ClassVar[Identity] = "tags"
+    children: ClassVar[Children]
+    parent_field: ClassVar[str]
+
+    @abstractmethod
+    def stack_parents(self, ctx: RunContext) -> list[str]:
+        """The ARNs of every parent of the stack's resources of this kind."""
+
+    @abstractmethod
+    def read(self, child: Child, desired: Desired | None) -> Observed:
+        """`child` as observe returns it (`desired` None: attrs and tags only)."""
+
+    @abstractmethod
+    def describe_one(self, aws_id: str, ctx: RunContext) -> tuple[str, Item] | None:
+        """(parent ARN, item) of the resource with this ARN, or None."""
+
+    @abstractmethod
+    def make(self, desired: Desired, parent: str, ctx: RunContext) -> None:
+        """The create call, tags included."""
+
+    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
+        self.children.under(ctx, [d.spec.get(self.parent_field) for d in desired])
+
+    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
+        child = self.children.owned(ctx, [desired.spec.get(self.parent_field)]).get(desired.id)
+        if child is None:
+            child = self.children.owned(ctx, self.stack_parents(ctx)).get(desired.id)
+        return None if child is None else self.read(child, desired)
+
+    def find(self, aws_id: str, desired: Desired, ctx: RunContext) -> Observed | None:
+        found = self.describe_one(aws_id, ctx)
+        if found is None:
+            return None
+        TAGS.forget(ctx, aws_id)
+        return self.read(Child(found[0], found[1], TAGS.get(ctx, aws_id) or {}), desired)
+
+    def create(self, desired: Desired, ctx: RunContext) -> Observed:
+        parent = desired.spec[self.parent_field]
+        self.children.forget(ctx, parent)  # a retried create finds what the first one made
+        existing = self.children.owned(ctx, [parent]).get(desired.id)
+        if existing is not None:
+            return self.read(existing, desired)
+        self.make(desired, parent, ctx)
+        self.children.forget(ctx, parent)
+        return reread(self, desired, ctx)
+
+    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
+        """The stack's resources under the stack's parents (the tagging index does not
+        list listeners and rules everywhere; they live and die with their parent)."""
+        return {resource_id: self.read(child, None) for resource_id, child in
+                self.children.owned(ctx, self.stack_parents(ctx)).items()}
 
 
 def arn_suffix(arn: str) -> str:

@@ -11,12 +11,12 @@ rather than staying behind as a twin. Actions are compared in the canonical form
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from controller.model import Desired, FieldError, Observed, SpecModel, Tags
-from controller.resources.base import Driver, Identity, RunContext
+from controller.resources.base import RunContext
 from controller.resources.common import absent_ok, reread
 from controller.resources.elbv2_actions import (
     Action,
@@ -27,13 +27,12 @@ from controller.resources.elbv2_actions import (
 from controller.resources.elbv2_common import (
     ABSENT,
     Child,
+    ChildDriver,
     Children,
+    Item,
     observed_user_tags,
     tag_list,
     write_tags,
-)
-from controller.resources.elbv2_common import (
-    TAGS as ELB_TAGS,
 )
 from controller.resources.elbv2_loadbalancer import LOAD_BALANCERS
 from controller.resources.shapes import ArnRule
@@ -78,12 +77,13 @@ class ListenerSpec(SpecModel):
         return self
 
 
-class ListenerDriver(Driver):
+class ListenerDriver(ChildDriver):
     kind = "elbv2.Listener"
     spec_model = ListenerSpec
     attributes = ("arn",)
     immutable = frozenset({"loadBalancerArn"})
-    identity: ClassVar[Identity] = "tags"
+    children = LISTENERS
+    parent_field = "loadBalancerArn"
     references = ("elbv2.LoadBalancer", "elbv2.TargetGroup", "acm.Certificate")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -92,39 +92,24 @@ class ListenerDriver(Driver):
             out["defaultActions"] = canonical_actions(out["defaultActions"])
         return out
 
-    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        LISTENERS.under(ctx, [d.spec.get("loadBalancerArn") for d in desired])
+    def stack_parents(self, ctx: RunContext) -> list[str]:
+        return stack_load_balancer_arns(ctx)
 
-    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        child = LISTENERS.owned(ctx, [desired.spec.get("loadBalancerArn")]).get(desired.id)
-        if child is None:
-            child = LISTENERS.owned(ctx, stack_load_balancer_arns(ctx)).get(desired.id)
-        return None if child is None else _observed(child, desired)
+    def read(self, child: Child, desired: Desired | None) -> Observed:
+        return _observed(child, desired)
 
-    def find(self, aws_id: str, desired: Desired, ctx: RunContext) -> Observed | None:
+    def describe_one(self, aws_id: str, ctx: RunContext) -> tuple[str, Item] | None:
         answer = absent_ok(ctx.client("elbv2").describe_listeners, ListenerArns=[aws_id],
                            absent=ABSENT)
         items = (answer or {}).get("Listeners") or []
-        if not items:
-            return None
-        ELB_TAGS.forget(ctx, aws_id)
-        item = items[0]
-        return _observed(Child(item["LoadBalancerArn"], item,
-                               ELB_TAGS.get(ctx, aws_id) or {}), desired)
+        return (items[0]["LoadBalancerArn"], items[0]) if items else None
 
-    def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        lb, spec = desired.spec["loadBalancerArn"], desired.spec
-        LISTENERS.forget(ctx, lb)  # a retried create finds what the first one made
-        existing = LISTENERS.owned(ctx, [lb]).get(desired.id)
-        if existing is not None:
-            return _observed(existing, desired)
-        args: dict[str, Any] = {"LoadBalancerArn": lb, "Port": spec["port"],
-                                "Protocol": spec["protocol"],
-                                "DefaultActions": actions_to_aws(spec["defaultActions"]),
-                                "Tags": tag_list(desired), **_tls_args(spec)}
-        ctx.client("elbv2").create_listener(**args)
-        LISTENERS.forget(ctx, lb)
-        return reread(self, desired, ctx)
+    def make(self, desired: Desired, parent: str, ctx: RunContext) -> None:
+        spec = desired.spec
+        ctx.client("elbv2").create_listener(
+            LoadBalancerArn=parent, Port=spec["port"], Protocol=spec["protocol"],
+            DefaultActions=actions_to_aws(spec["defaultActions"]), Tags=tag_list(desired),
+            **_tls_args(spec))
 
     def update(
         self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
@@ -153,13 +138,6 @@ class ListenerDriver(Driver):
                   absent=ABSENT)
         LISTENERS.forget(ctx, live.attrs["loadBalancerArn"], live.attrs["arn"])
 
-    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
-        """The stack's listeners under the stack's load balancers (the tagging index does
-        not list listeners everywhere; a listener lives and dies with its load balancer)."""
-        return {resource_id: Observed(fields={}, attrs=_attrs(child), tags=child.tags)
-                for resource_id, child in
-                LISTENERS.owned(ctx, stack_load_balancer_arns(ctx)).items()}
-
 
 def stack_load_balancer_arns(ctx: RunContext) -> list[str]:
     """The stack's load balancers (the load balancer kind's own inventory read)."""
@@ -181,7 +159,9 @@ def _attrs(child: Child) -> dict[str, Any]:
             or child.parent, "port": child.item.get("Port")}
 
 
-def _observed(child: Child, desired: Desired) -> Observed:
+def _observed(child: Child, desired: Desired | None) -> Observed:
+    if desired is None:
+        return Observed(fields={}, attrs=_attrs(child), tags=child.tags)
     item = child.item
     https = item.get("Protocol") == "HTTPS"
     certificates = item.get("Certificates") or []

@@ -10,12 +10,12 @@ resource of this kind. Conditions and actions compare in `elbv2_actions`' canoni
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
 from controller.model import Desired, Observed, SpecModel, Tags
-from controller.resources.base import Driver, Identity, RunContext
+from controller.resources.base import RunContext
 from controller.resources.common import absent_ok, reread
 from controller.resources.elbv2_actions import (
     Action,
@@ -30,13 +30,12 @@ from controller.resources.elbv2_actions import (
 from controller.resources.elbv2_common import (
     ABSENT,
     Child,
+    ChildDriver,
     Children,
+    Item,
     observed_user_tags,
     tag_list,
     write_tags,
-)
-from controller.resources.elbv2_common import (
-    TAGS as ELB_TAGS,
 )
 from controller.resources.elbv2_listener import LISTENERS, stack_load_balancer_arns
 from controller.resources.shapes import ArnRule
@@ -61,12 +60,13 @@ class ListenerRuleSpec(SpecModel):
     tags: Tags | None = None
 
 
-class ListenerRuleDriver(Driver):
+class ListenerRuleDriver(ChildDriver):
     kind = "elbv2.ListenerRule"
     spec_model = ListenerRuleSpec
     attributes = ("arn",)
     immutable = frozenset({"listenerArn"})
-    identity: ClassVar[Identity] = "tags"
+    children = RULES
+    parent_field = "listenerArn"
     references = ("elbv2.Listener", "elbv2.TargetGroup")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -77,37 +77,24 @@ class ListenerRuleDriver(Driver):
             out["conditions"] = canonical_conditions(out["conditions"])
         return out
 
-    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        RULES.under(ctx, [d.spec.get("listenerArn") for d in desired])
+    def stack_parents(self, ctx: RunContext) -> list[str]:
+        return stack_listener_arns(ctx)
 
-    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        child = RULES.owned(ctx, [desired.spec.get("listenerArn")]).get(desired.id)
-        if child is None:
-            child = RULES.owned(ctx, stack_listener_arns(ctx)).get(desired.id)
-        return None if child is None else _observed(child, desired)
+    def read(self, child: Child, desired: Desired | None) -> Observed:
+        return _observed(child, desired)
 
-    def find(self, aws_id: str, desired: Desired, ctx: RunContext) -> Observed | None:
+    def describe_one(self, aws_id: str, ctx: RunContext) -> tuple[str, Item] | None:
         answer = absent_ok(ctx.client("elbv2").describe_rules, RuleArns=[aws_id],
                            absent=ABSENT)
         items = [r for r in (answer or {}).get("Rules") or [] if not r.get("IsDefault")]
-        if not items:
-            return None
-        ELB_TAGS.forget(ctx, aws_id)
-        child = Child(listener_of(aws_id), items[0], ELB_TAGS.get(ctx, aws_id) or {})
-        return _observed(child, desired)
+        return (listener_of(aws_id), items[0]) if items else None
 
-    def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        listener, spec = desired.spec["listenerArn"], desired.spec
-        RULES.forget(ctx, listener)  # a retried create finds what the first one made
-        existing = RULES.owned(ctx, [listener]).get(desired.id)
-        if existing is not None:
-            return _observed(existing, desired)
+    def make(self, desired: Desired, parent: str, ctx: RunContext) -> None:
+        spec = desired.spec
         ctx.client("elbv2").create_rule(
-            ListenerArn=listener, Priority=spec["priority"],
+            ListenerArn=parent, Priority=spec["priority"],
             Conditions=conditions_to_aws(spec["conditions"]),
             Actions=actions_to_aws(spec["actions"]), Tags=tag_list(desired))
-        RULES.forget(ctx, listener)
-        return reread(self, desired, ctx)
 
     def update(
         self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
@@ -132,11 +119,6 @@ class ListenerRuleDriver(Driver):
         absent_ok(ctx.client("elbv2").delete_rule, RuleArn=live.attrs["arn"], absent=ABSENT)
         RULES.forget(ctx, live.attrs["listenerArn"], live.attrs["arn"])
 
-    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
-        """The stack's rules under every listener of the stack's load balancers."""
-        return {resource_id: Observed(fields={}, attrs=_attrs(child), tags=child.tags)
-                for resource_id, child in RULES.owned(ctx, stack_listener_arns(ctx)).items()}
-
 
 def stack_listener_arns(ctx: RunContext) -> list[str]:
     """Every listener of the stack's load balancers, whoever owns the listener."""
@@ -155,7 +137,9 @@ def _attrs(child: Child) -> dict[str, Any]:
     return {"arn": arn, "id": arn, "listenerArn": child.parent}
 
 
-def _observed(child: Child, desired: Desired) -> Observed:
+def _observed(child: Child, desired: Desired | None) -> Observed:
+    if desired is None:
+        return Observed(fields={}, attrs=_attrs(child), tags=child.tags)
     item = child.item
     fields: dict[str, Any] = {
         "listenerArn": child.parent,

@@ -15,13 +15,14 @@ from pydantic import Field
 
 from controller.aws.errors import error_code
 from controller.model import Desired, Observed, Readiness, SpecModel, Tags
-from controller.resources.base import Driver, RunContext
+from controller.resources.base import RunContext
 from controller.resources.common import absent_ok, reread
 from controller.resources.elbv2_common import (
     ABSENT,
     ELB_NAME,
     Item,
     Named,
+    NamedDriver,
     attribute_list,
     declared_attributes,
     normalise_attributes,
@@ -30,7 +31,6 @@ from controller.resources.elbv2_common import (
     tags_of,
     write_tags,
 )
-from controller.resources.tagged import owned_id
 
 LOAD_BALANCERS = Named("describe_load_balancers", "LoadBalancers", "LoadBalancerName",
                        "LoadBalancerArn", "loadbalancer/app/")
@@ -61,7 +61,8 @@ class DeletionProtected(Exception):
     says so rather than turn the protection off behind the user's back."""
 
 
-class LoadBalancerDriver(Driver):
+class LoadBalancerDriver(NamedDriver):
+    named = LOAD_BALANCERS
     kind = "elbv2.LoadBalancer"
     name_rule = ELB_NAME
     spec_model = LoadBalancerSpec
@@ -88,17 +89,13 @@ class LoadBalancerDriver(Driver):
                     f"with; set {PROTECTION}: false in git and apply first")
         return None
 
-    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        LOAD_BALANCERS.prime_tags(ctx, [d.name for d in desired])
-
-    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        item = LOAD_BALANCERS.get(ctx, desired.name)
-        return None if item is None else self._observed(item, desired, ctx)
+    def attrs_of(self, item: Item) -> dict[str, Any]:
+        return _attrs(item)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        existing = LOAD_BALANCERS.fresh(ctx, desired.name)
+        existing = self.existing(desired, ctx)
         if existing is not None:
-            return self._observed(existing, desired, ctx)
+            return existing
         spec = desired.spec
         args: dict[str, Any] = {"Name": desired.name, "Subnets": spec["subnets"],
                                 "Scheme": spec["scheme"], "Type": spec["type"],
@@ -151,11 +148,6 @@ class LoadBalancerDriver(Driver):
         finally:
             LOAD_BALANCERS.forget(ctx, arn)
 
-    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
-        return {str(owned_id(tags, ctx.stack)): Observed(fields={}, attrs=_attrs(item),
-                                                         tags=tags)
-                for item, tags in LOAD_BALANCERS.stack_items(ctx)}
-
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """AWS's state: provisioning (a few minutes after create), active, active_impaired
         (serving, unable to scale), failed."""
@@ -166,7 +158,7 @@ class LoadBalancerDriver(Driver):
             return Readiness("failed", f"load balancer failed: {reason}".rstrip(": "))
         return Readiness(reason=f"load balancer {state}" if state else "")
 
-    def _observed(self, item: Item, desired: Desired, ctx: RunContext) -> Observed:
+    def read(self, item: Item, desired: Desired, ctx: RunContext) -> Observed:
         arn = item["LoadBalancerArn"]
         tags = tags_of(ctx, arn)
         fields: dict[str, Any] = {

@@ -15,13 +15,14 @@ from pydantic import Field
 
 from controller.aws.errors import error_code
 from controller.model import Desired, Observed, SpecModel, Tags, is_unknown
-from controller.resources.base import Driver, RunContext
+from controller.resources.base import RunContext
 from controller.resources.common import absent_ok, reread
 from controller.resources.elbv2_common import (
     ABSENT,
     ELB_NAME,
     Item,
     Named,
+    NamedDriver,
     arn_suffix,
     attribute_list,
     declared_attributes,
@@ -31,7 +32,6 @@ from controller.resources.elbv2_common import (
     tags_of,
     write_tags,
 )
-from controller.resources.tagged import owned_id
 
 TARGET_GROUPS = Named("describe_target_groups", "TargetGroups", "TargetGroupName",
                       "TargetGroupArn", "targetgroup/")
@@ -82,7 +82,8 @@ class TargetGroupInUse(Exception):
     """AWS refuses to delete a target group in use: said in words, with what to do."""
 
 
-class TargetGroupDriver(Driver):
+class TargetGroupDriver(NamedDriver):
+    named = TARGET_GROUPS
     kind = "elbv2.TargetGroup"
     name_rule = ELB_NAME
     spec_model = TargetGroupSpec
@@ -109,17 +110,13 @@ class TargetGroupDriver(Driver):
             return f"deletes the group first, then makes it anew; {IN_USE_NOTE}{used}"
         return None
 
-    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        TARGET_GROUPS.prime_tags(ctx, [d.name for d in desired])
-
-    def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        item = TARGET_GROUPS.get(ctx, desired.name)
-        return None if item is None else self._observed(item, desired, ctx)
+    def attrs_of(self, item: Item) -> dict[str, Any]:
+        return _attrs(item)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        existing = TARGET_GROUPS.fresh(ctx, desired.name)
+        existing = self.existing(desired, ctx)
         if existing is not None:
-            return self._observed(existing, desired, ctx)
+            return existing
         spec = desired.spec
         args: dict[str, Any] = {"Name": desired.name, "Protocol": spec["protocol"],
                                 "Port": spec["port"], "VpcId": spec["vpcId"],
@@ -160,12 +157,7 @@ class TargetGroupDriver(Driver):
         finally:
             TARGET_GROUPS.forget(ctx, arn)
 
-    def inventory(self, ctx: RunContext) -> dict[str, Observed]:
-        return {str(owned_id(tags, ctx.stack)): Observed(fields={}, attrs=_attrs(item),
-                                                         tags=tags)
-                for item, tags in TARGET_GROUPS.stack_items(ctx)}
-
-    def _observed(self, item: Item, desired: Desired, ctx: RunContext) -> Observed:
+    def read(self, item: Item, desired: Desired, ctx: RunContext) -> Observed:
         arn = item["TargetGroupArn"]
         tags = tags_of(ctx, arn)
         fields: dict[str, Any] = {

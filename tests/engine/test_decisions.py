@@ -359,3 +359,31 @@ def test_a_field_another_resource_manages_is_used_at_create_and_never_drift(
                                  if c.id == "app.Service/api").fields] == ["spec.parent"]
     assert not apply(p).failed
     assert service.fields["size"] == 7  # the update left the autoscaler's count alone
+
+
+def test_what_aws_refuses_to_use_before_it_is_ready_is_waited_for(
+        tmp_path: Path, kinds: Any, cloud: Cloud) -> None:
+    """A listener on a certificate still validating: held with the certificate's words,
+    made once the certificate is ready, read again at apply time."""
+    kinds = {**kinds, "app.Cert": kind_of(cloud, "app.Cert", ready_before_use=True),
+             "app.Listener": kind_of(cloud, "app.Listener", references=("app.Cert",))}
+    docs = ('kind: app.Cert\nname: cert\nspec: {size: 1}\n---\n'
+            'kind: app.Listener\nname: https\nspec: {parent: "${ref:app.Cert/cert.id}"}\n')
+    validating = Readiness("progressing", "create CNAME _x -> _y")
+    original = kinds["app.Cert"].create
+
+    def request(desired: Any, ctx: Any) -> Any:
+        live = original(desired, ctx)
+        cloud.items[live.attrs["id"]].readiness = validating
+        return live
+
+    kinds["app.Cert"].create = request
+    result = apply(run(tmp_path, kinds, docs))
+    listener = next(c for c in result.changes if c.id == "app.Listener/https")
+    assert listener.result == "held"
+    assert listener.reason == "held: waits for app.Cert/cert: create CNAME _x -> _y"
+    assert cloud.of("app.Listener") == []
+    (cert,) = cloud.of("app.Cert")
+    cert.readiness = Readiness()  # issued
+    assert not apply(run(tmp_path, kinds, docs)).failed
+    assert len(cloud.of("app.Listener")) == 1
