@@ -44,6 +44,8 @@ class AwsGateway:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: Counter[tuple[str, str]] = Counter()
+        # the account STS named for these credentials, once the account guard asked
+        self.account: str | None = None
         self.started = time.monotonic()
         self._config = Config(
             region_name=region,

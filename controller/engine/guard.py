@@ -29,3 +29,4 @@ def check_target(config: StackConfig, aws: AwsGateway) -> None:
         raise GuardError(f"these credentials are for account {account}, but stack "
                          f"{config.name} may only touch account {config.account}: nothing "
                          "was read or written")
+    aws.account = account

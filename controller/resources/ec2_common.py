@@ -200,7 +200,10 @@ def ec2_arn(ctx: RunContext, owner: str, resource_type: str, resource_id: str) -
 
 
 def run_account(ctx: RunContext) -> str:
-    """The account of the run's credentials, asked once per run: for the ARNs of kinds
-    whose describe answers name no owner (an Elastic IP's, a NAT gateway's)."""
+    """The account of the run's credentials (the account guard's answer, else asked once
+    per run): for the ARNs of kinds whose describe answers name no owner (an Elastic IP's,
+    a NAT gateway's)."""
+    if ctx.aws.account is not None:  # the account guard's answer
+        return ctx.aws.account
     return str(ctx.cached(("sts", "account"),
                           lambda: ctx.client("sts").get_caller_identity()["Account"]))

@@ -216,10 +216,15 @@ class NamedDriver(Driver):
         item = self.named.get(ctx, desired.name)
         return None if item is None else self.read(item, desired, ctx)
 
-    def existing(self, desired: Desired, ctx: RunContext) -> Observed | None:
-        """What a create finds first (a retried create: the first answer lost)."""
+    @abstractmethod
+    def make(self, desired: Desired, ctx: RunContext) -> Observed:
+        """The create calls, tags included; the resource as observe returns it."""
+
+    def create(self, desired: Desired, ctx: RunContext) -> Observed:
+        """Look first (a retried create, the first answer lost, finds what it made
+        instead of failing on the name), then make."""
         item = self.named.fresh(ctx, desired.name)
-        return None if item is None else self.read(item, desired, ctx)
+        return self.make(desired, ctx) if item is None else self.read(item, desired, ctx)
 
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         return {str(owned_id(tags, ctx.stack)): Observed(fields={}, attrs=self.attrs_of(item),

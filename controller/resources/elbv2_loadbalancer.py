@@ -92,10 +92,7 @@ class LoadBalancerDriver(NamedDriver):
     def attrs_of(self, item: Item) -> dict[str, Any]:
         return _attrs(item)
 
-    def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        existing = self.existing(desired, ctx)
-        if existing is not None:
-            return existing
+    def make(self, desired: Desired, ctx: RunContext) -> Observed:
         spec = desired.spec
         args: dict[str, Any] = {"Name": desired.name, "Subnets": spec["subnets"],
                                 "Scheme": spec["scheme"], "Type": spec["type"],

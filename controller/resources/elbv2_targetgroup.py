@@ -113,10 +113,7 @@ class TargetGroupDriver(NamedDriver):
     def attrs_of(self, item: Item) -> dict[str, Any]:
         return _attrs(item)
 
-    def create(self, desired: Desired, ctx: RunContext) -> Observed:
-        existing = self.existing(desired, ctx)
-        if existing is not None:
-            return existing
+    def make(self, desired: Desired, ctx: RunContext) -> Observed:
         spec = desired.spec
         args: dict[str, Any] = {"Name": desired.name, "Protocol": spec["protocol"],
                                 "Port": spec["port"], "VpcId": spec["vpcId"],
