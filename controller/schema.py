@@ -26,6 +26,9 @@ def document_schema() -> dict[str, Any]:
             "name": {"type": "string", "minLength": 1, "description": driver.name_rule.text},
             "spec": {"$ref": f"#/$defs/{kind}"},
             "policy": {"$ref": "#/$defs/Policy"},
+            "dependsOn": {
+                "type": "array", "items": {"type": "string", "pattern": "^[^/]+/.+$"},
+                "description": "resources (Kind/name) to make first, where no ref says so"},
         }
         if driver.identity == "tags":
             properties["adopt"] = {

@@ -42,7 +42,7 @@ from controller.spec.substitution import SubstitutionError, substitute_values, w
 from controller.spec.suggest import closest, did_you_mean
 from controller.spec.yamldoc import NodeBudget, YamlDoc, load_documents
 
-ENVELOPE_KEYS = ("kind", "name", "spec", "policy", "adopt")
+ENVELOPE_KEYS = ("kind", "name", "spec", "policy", "adopt", "dependsOn")
 YAML_SUFFIXES = (".yaml", ".yml")
 STACK_FILE = "stack.yaml"
 STACK_HINT = "a stack is a folder holding a stack.yaml, e.g. desired/prod"
@@ -296,12 +296,28 @@ def parse_resource(doc: YamlDoc, file: str, config: StackConfig, kinds: Kinds,
     policy = _validated(Policy, raw.get("policy") or {}, Where(doc, file, ("policy",), rid),
                         issues)
     adopt = _adopt(raw.get("adopt"), driver, doc, file, rid, issues)
-    if spec is None or policy is None or sub_errors or adopt is False:
+    after = _depends_on(raw.get("dependsOn"), doc, file, rid, issues)
+    if spec is None or policy is None or sub_errors or adopt is False or after is None:
         return None
     return ResourceDoc(kind, name, without_nulls(spec.model_dump(mode="json", exclude_unset=True,
                                                                  by_alias=True)),
                        Policy.model_validate(policy.model_dump()), file,
-                       doc.line_of(("kind",)), adopt=adopt or None)
+                       doc.line_of(("kind",)), adopt=adopt or None, after=after)
+
+
+def _depends_on(value: Any, doc: YamlDoc, file: str, rid: str,
+                issues: list[Issue]) -> tuple[str, ...] | None:
+    """`dependsOn: [Kind/name, ...]`: the ids, () when absent, None (with an issue) when
+    not a list of ids; whether they exist is checked with the refs."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and "/" in v and v.isprintable() for v in value):
+        issues.append(Issue(file, doc.line_of(("dependsOn",)), "a list of the resources to "
+                            "make first, as Kind/name (e.g. ec2.InternetGateway/igw)", rid,
+                            "dependsOn"))
+        return None
+    return tuple(value)
 
 
 def _adopt(value: Any, kind: Kind, doc: YamlDoc, file: str, rid: str,
@@ -328,7 +344,8 @@ def _unknown_envelope_keys(raw: dict[Any, Any], doc: YamlDoc, file: str, shown: 
         if key not in ENVELOPE_KEYS:
             issues.append(Issue(file, doc.line_of((key,)), "unknown top-level field"
                                 + did_you_mean(str(key), ENVELOPE_KEYS)
-                                + " (a document holds kind, name, spec, policy and adopt)",
+                                + " (a document holds kind, name, spec, policy, adopt "
+                                  "and dependsOn)",
                                 shown,
                                 field_path((str(key),))))
 

@@ -97,6 +97,17 @@ def check_refs(resources: list[ResourceDoc], lines: dict[str, YamlDoc], kinds: K
                                     field_path(where), Rank.STACK))
             elif isinstance(ref, Ref) and ref.target in by_id:
                 res.depends_on.add(ref.target)
+        for index, target in enumerate(res.after):
+            kind, _, name = target.partition("/")
+            if target in by_id and target != res.id:
+                res.depends_on.add(target)
+            elif target != res.id and _fold(Ref(kind, name, "id"), unread or []):
+                continue  # a file or folder not read may hold it: its issue says so
+            else:
+                why = "itself" if target == res.id else "not in this stack"
+                issues.append(Issue(res.file, doc.line_of(("dependsOn", index)),
+                                    f"dependsOn names {target}, which is {why}", res.id,
+                                    field_path(("dependsOn", index)), Rank.STACK))
     _check_cycles(resources, by_id, issues)
 
 

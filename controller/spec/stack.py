@@ -40,6 +40,9 @@ class ResourceDoc:
     depends_on: set[str] = field(default_factory=set)
     # `adopt: vpc-0abc123`: take over this existing resource (tag-identified kinds)
     adopt: str | None = None
+    # `dependsOn: [Kind/name]`: made after these, though no ref says so (AWS refuses a NAT
+    # gateway before the VPC's internet gateway)
+    after: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

@@ -218,7 +218,15 @@ DOC_CASES = [
     Doc("a misspelt top-level key is an unknown field of the resource",
         "kind: sqs.Queue\nname: q\nspecs: {}\n",
         ["3: sqs.Queue/q: specs: unknown top-level field: did you mean spec? (a document holds "
-         "kind, name, spec, policy and adopt)"]),
+         "kind, name, spec, policy, adopt and dependsOn)"]),
+    Doc("dependsOn names what is not in the stack",
+        "kind: sqs.Queue\nname: q\ndependsOn: [sqs.Queue/other]\nspec: {}\n",
+        ["3: sqs.Queue/q: dependsOn[0]: dependsOn names sqs.Queue/other, which is not in "
+         "this stack"]),
+    Doc("dependsOn is a list of Kind/name",
+        "kind: sqs.Queue\nname: q\ndependsOn: other\nspec: {}\n",
+        ["3: sqs.Queue/q: dependsOn: a list of the resources to make first, as Kind/name "
+         "(e.g. ec2.InternetGateway/igw)"]),
     Doc("an empty document (only a comment after ---) declares nothing and is no error",
         "kind: sqs.Queue\nname: q\n---\n# nothing yet\n---\nkind: sqs.Queue\nname: r\n"
         "spec:\n  delaySeconds: -1\n",

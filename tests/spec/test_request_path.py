@@ -94,3 +94,14 @@ def test_every_balanced_service_is_reachable_from_the_internet(env: str) -> None
     if env == "prod":
         for line in paths:
             assert line in readme, f"the README's request paths are stale; add:\n{line}"
+
+
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_nat_gateways_are_made_after_the_internet_gateway(env: str) -> None:
+    """AWS fails a public NAT gateway in a VPC without an internet gateway: `dependsOn`."""
+    docs = load_stack(DESIRED / env, REGISTRY).by_id()
+    nats = [d for d in docs.values() if d.kind == "ec2.NatGateway"]
+    assert len(nats) == {"prod": 2, "dev": 1}[env]
+    for nat in nats:
+        assert "ec2.InternetGateway/iq-theory-igw" in nat.depends_on, nat.id
+        assert "via" not in (nat.spec.get("tags") or {})
