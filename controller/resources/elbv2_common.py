@@ -217,14 +217,40 @@ class NamedDriver(Driver):
         return None if item is None else self.read(item, desired, ctx)
 
     @abstractmethod
-    def make(self, desired: Desired, ctx: RunContext) -> Observed:
-        """The create calls, tags included; the resource as observe returns it."""
+    def make(self, desired: Desired, ctx: RunContext) -> str:
+        """The create call, tags included; the new resource's ARN."""
+
+    @abstractmethod
+    def modify(self, desired: Desired, live: Observed, changed: list[str],
+               ctx: RunContext) -> None:
+        """The kind's own in-place writes of `changed` (not attributes, not tags)."""
+
+    @abstractmethod
+    def write_attributes(self, arn: str, desired: Desired, ctx: RunContext) -> None:
+        """Set the attributes the spec declares (ModifyXAttributes)."""
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         """Look first (a retried create, the first answer lost, finds what it made
-        instead of failing on the name), then make."""
+        instead of failing on the name), then make, then set the declared attributes."""
         item = self.named.fresh(ctx, desired.name)
-        return self.make(desired, ctx) if item is None else self.read(item, desired, ctx)
+        if item is not None:
+            return self.read(item, desired, ctx)
+        arn = self.make(desired, ctx)
+        if desired.spec.get("attributes"):
+            self.write_attributes(arn, desired, ctx)
+        self.named.forget(ctx, arn)
+        return reread(self, desired, ctx)
+
+    def update(self, desired: Desired, live: Observed, changed: list[str],
+               ctx: RunContext) -> Observed:
+        arn = live.attrs["arn"]
+        self.modify(desired, live, changed, ctx)
+        if "attributes" in changed and desired.spec.get("attributes"):
+            self.write_attributes(arn, desired, ctx)
+        if "tags" in changed:
+            write_tags(ctx, arn, desired, live)
+        self.named.forget(ctx, arn)
+        return reread(self, desired, ctx)
 
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         return {str(owned_id(tags, ctx.stack)): Observed(fields={}, attrs=self.attrs_of(item),

@@ -16,7 +16,7 @@ from pydantic import Field
 from controller.aws.errors import error_code
 from controller.model import Desired, Observed, Readiness, SpecModel, Tags
 from controller.resources.base import RunContext
-from controller.resources.common import absent_ok, reread
+from controller.resources.common import absent_ok
 from controller.resources.elbv2_common import (
     ABSENT,
     ELB_NAME,
@@ -29,7 +29,6 @@ from controller.resources.elbv2_common import (
     observed_user_tags,
     tag_list,
     tags_of,
-    write_tags,
 )
 
 LOAD_BALANCERS = Named("describe_load_balancers", "LoadBalancers", "LoadBalancerName",
@@ -92,7 +91,7 @@ class LoadBalancerDriver(NamedDriver):
     def attrs_of(self, item: Item) -> dict[str, Any]:
         return _attrs(item)
 
-    def make(self, desired: Desired, ctx: RunContext) -> Observed:
+    def make(self, desired: Desired, ctx: RunContext) -> str:
         spec = desired.spec
         args: dict[str, Any] = {"Name": desired.name, "Subnets": spec["subnets"],
                                 "Scheme": spec["scheme"], "Type": spec["type"],
@@ -100,17 +99,15 @@ class LoadBalancerDriver(NamedDriver):
                                 "Tags": tag_list(desired)}
         if spec.get("securityGroups") is not None:
             args["SecurityGroups"] = spec["securityGroups"]
-        arn = ctx.client("elbv2").create_load_balancer(**args)["LoadBalancers"][0][
-            "LoadBalancerArn"]
-        if spec.get("attributes"):
-            ctx.client("elbv2").modify_load_balancer_attributes(
-                LoadBalancerArn=arn, Attributes=attribute_list(desired))
-        LOAD_BALANCERS.forget(ctx, arn)
-        return reread(self, desired, ctx)
+        return str(ctx.client("elbv2").create_load_balancer(**args)["LoadBalancers"][0][
+            "LoadBalancerArn"])
 
-    def update(
-        self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
-    ) -> Observed:
+    def write_attributes(self, arn: str, desired: Desired, ctx: RunContext) -> None:
+        ctx.client("elbv2").modify_load_balancer_attributes(
+            LoadBalancerArn=arn, Attributes=attribute_list(desired))
+
+    def modify(self, desired: Desired, live: Observed, changed: list[str],
+               ctx: RunContext) -> None:
         elbv2, arn, spec = ctx.client("elbv2"), live.attrs["arn"], desired.spec
         if "subnets" in changed:
             elbv2.set_subnets(LoadBalancerArn=arn, Subnets=spec["subnets"])
@@ -118,13 +115,6 @@ class LoadBalancerDriver(NamedDriver):
             elbv2.set_security_groups(LoadBalancerArn=arn, SecurityGroups=spec["securityGroups"])
         if "ipAddressType" in changed:
             elbv2.set_ip_address_type(LoadBalancerArn=arn, IpAddressType=spec["ipAddressType"])
-        if "attributes" in changed and spec.get("attributes"):
-            elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn,
-                                                  Attributes=attribute_list(desired))
-        if "tags" in changed:
-            write_tags(ctx, arn, desired, live)
-        LOAD_BALANCERS.forget(ctx, arn)
-        return reread(self, desired, ctx)
 
     def delete(self, live: Observed, ctx: RunContext) -> None:
         """Refused, in words, while deletion protection is on (read first: AWS's refusal is

@@ -16,7 +16,7 @@ from pydantic import Field
 from controller.aws.errors import error_code
 from controller.model import Desired, Observed, SpecModel, Tags, is_unknown
 from controller.resources.base import RunContext
-from controller.resources.common import absent_ok, reread
+from controller.resources.common import absent_ok
 from controller.resources.elbv2_common import (
     ABSENT,
     ELB_NAME,
@@ -30,7 +30,6 @@ from controller.resources.elbv2_common import (
     observed_user_tags,
     tag_list,
     tags_of,
-    write_tags,
 )
 
 TARGET_GROUPS = Named("describe_target_groups", "TargetGroups", "TargetGroupName",
@@ -113,33 +112,25 @@ class TargetGroupDriver(NamedDriver):
     def attrs_of(self, item: Item) -> dict[str, Any]:
         return _attrs(item)
 
-    def make(self, desired: Desired, ctx: RunContext) -> Observed:
+    def make(self, desired: Desired, ctx: RunContext) -> str:
         spec = desired.spec
         args: dict[str, Any] = {"Name": desired.name, "Protocol": spec["protocol"],
                                 "Port": spec["port"], "VpcId": spec["vpcId"],
                                 "TargetType": spec["targetType"], "Tags": tag_list(desired),
                                 **_health_args(spec.get("healthCheck"))}
-        arn = ctx.client("elbv2").create_target_group(**args)["TargetGroups"][0][
-            "TargetGroupArn"]
-        if spec.get("attributes"):
-            ctx.client("elbv2").modify_target_group_attributes(
-                TargetGroupArn=arn, Attributes=attribute_list(desired))
-        TARGET_GROUPS.forget(ctx, arn)
-        return reread(self, desired, ctx)
+        return str(ctx.client("elbv2").create_target_group(**args)["TargetGroups"][0][
+            "TargetGroupArn"])
 
-    def update(
-        self, desired: Desired, live: Observed, changed: list[str], ctx: RunContext
-    ) -> Observed:
-        elbv2, arn, spec = ctx.client("elbv2"), live.attrs["arn"], desired.spec
-        if "healthCheck" in changed and spec.get("healthCheck"):
-            elbv2.modify_target_group(TargetGroupArn=arn, **_health_args(spec["healthCheck"]))
-        if "attributes" in changed and spec.get("attributes"):
-            elbv2.modify_target_group_attributes(TargetGroupArn=arn,
-                                                 Attributes=attribute_list(desired))
-        if "tags" in changed:
-            write_tags(ctx, arn, desired, live)
-        TARGET_GROUPS.forget(ctx, arn)
-        return reread(self, desired, ctx)
+    def write_attributes(self, arn: str, desired: Desired, ctx: RunContext) -> None:
+        ctx.client("elbv2").modify_target_group_attributes(
+            TargetGroupArn=arn, Attributes=attribute_list(desired))
+
+    def modify(self, desired: Desired, live: Observed, changed: list[str],
+               ctx: RunContext) -> None:
+        health = desired.spec.get("healthCheck")
+        if "healthCheck" in changed and health:
+            ctx.client("elbv2").modify_target_group(TargetGroupArn=live.attrs["arn"],
+                                                    **_health_args(health))
 
     def delete(self, live: Observed, ctx: RunContext) -> None:
         arn = live.attrs["arn"]
