@@ -68,7 +68,9 @@ def build_parser() -> Parser:
                    description="Reconcile one stack from git on a schedule and on a webhook; "
                                "serve /metrics, /healthz, /readyz and /webhook.",
                    epilog=_settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub.add_parser("demo", help="the whole loop on an embedded AWS emulator")
+    demo = sub.add_parser("demo", help="the whole loop on an embedded AWS emulator")
+    demo.add_argument("--interval", type=float, default=3.0, metavar="SECONDS",
+                      help="seconds between the daemon's runs (default 3)")
     return parser
 
 
@@ -245,7 +247,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from controller.demo import run_demo
 
-    return run_demo()
+    return run_demo(interval=args.interval)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

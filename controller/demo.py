@@ -23,6 +23,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 from prometheus_client import REGISTRY
@@ -35,7 +36,6 @@ from controller.emulator import EmulatorUnavailable, MotoServer, start_moto
 from controller.resources.registry import REGISTRY as KINDS
 from controller.spec.loader import load_stack
 
-INTERVAL = 3.0
 CLUSTER, API = "iq-theory-cluster", "iq-theory-api"
 
 
@@ -78,7 +78,7 @@ def sample(name: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(name, labels)
 
 
-def run_demo() -> int:
+def run_demo(interval: float = 3.0) -> int:
     stack = load_stack(find_desired() / "prod", KINDS)
     try:
         server = start_moto(stack.config.account)
@@ -92,15 +92,15 @@ def run_demo() -> int:
     logs.configure(json=False, level="WARNING")
     with tempfile.TemporaryDirectory(prefix="gitops-demo-") as tmp:
         try:
-            return _walkthrough(server, Path(tmp), stack.name)
+            return _walkthrough(server, Path(tmp), stack.name, interval)
         finally:
             server.stop()
 
 
-def _walkthrough(server: MotoServer, tmp: Path, stack: str) -> int:
+def _walkthrough(server: MotoServer, tmp: Path, stack: str, interval: float) -> int:
     repo = make_repo(tmp)
     secret = secrets.token_hex(16)
-    settings = Settings(repo=f"file://{repo}", path="desired/prod", interval_seconds=INTERVAL,
+    settings = Settings(repo=f"file://{repo}", path="desired/prod", interval_seconds=interval,
                         listen=Address("127.0.0.1", 0), webhook_secret=secret,
                         cache_dir=tmp / "clone")
     daemon = Daemon(settings)
@@ -110,7 +110,7 @@ def _walkthrough(server: MotoServer, tmp: Path, stack: str) -> int:
     say(f"AWS emulator (moto, account 222222222222) on {server.url}")
     say(f"git repository {repo} (branch main, stack desired/prod)")
     say(f"daemon running: {metrics_url}, webhook http://{daemon.address}/webhook, "
-        f"a run every {INTERVAL:.0f} s")
+        f"a run every {interval:g} s")
     try:
         _first_apply(reconciler, stack)
         _drift(reconciler, stack, metrics_url)
@@ -142,11 +142,18 @@ def _first_apply(reconciler: Reconciler, stack: str) -> None:
 
 
 def _drift(reconciler: Reconciler, stack: str, metrics_url: str) -> None:
-    say("\n2. Drift made out of band: API scaled to 1 task, its log retention set to 1 day")
+    say("\n2. Drift made out of band: the API's port opened to the internet, its log "
+        "retention set to 1 day;\n   and the autoscaler scaled the API to 6 tasks (its "
+        "count to keep, not drift)")
     reconciler.mode = "detect"  # as with GITOPS_MODE=detect
-    boto3.client("ecs").update_service(cluster=CLUSTER, service=API, desiredCount=1)
+    ec2 = boto3.client("ec2")
+    group = _api_group(ec2)
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+         "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     boto3.client("logs").put_retention_policy(logGroupName="/ecs/iq-theory-api",
                                               retentionInDays=1)
+    boto3.client("ecs").update_service(cluster=CLUSTER, service=API, desiredCount=6)
     _next_run(stack)  # may have started before the drift was made
     _next_run(stack)
     with urllib.request.urlopen(metrics_url, timeout=10) as resp:
@@ -161,11 +168,20 @@ def _drift(reconciler: Reconciler, stack: str, metrics_url: str) -> None:
     reconciler.mode = "enforce"
     _next_run(stack)
     svc = boto3.client("ecs").describe_services(cluster=CLUSTER, services=[API])["services"][0]
-    group = boto3.client("logs").describe_log_groups(
+    log_group = boto3.client("logs").describe_log_groups(
         logGroupNamePrefix="/ecs/iq-theory-api")["logGroups"][0]
-    say(f"   corrected: desiredCount {svc['desiredCount']}, retention "
-        f"{group['retentionInDays']} days; gitops_stack_drifted_resources="
+    internet = any(r.get("CidrIp") == "0.0.0.0/0" for p in _api_group(ec2)["IpPermissions"]
+                   for r in p.get("IpRanges", []))
+    say(f"   corrected: the API's port {'still' if internet else 'no longer'} open to the "
+        f"internet, retention "
+        f"{log_group['retentionInDays']} days; gitops_stack_drifted_resources="
         f"{sample('gitops_stack_drifted_resources', stack=stack):.0f}")
+    say(f"   left to the autoscaler: desiredCount {svc['desiredCount']}")
+
+
+def _api_group(ec2: Any) -> dict[str, Any]:
+    return ec2.describe_security_groups(Filters=[
+        {"Name": "group-name", "Values": [API]}])["SecurityGroups"][0]
 
 
 def _deploy(daemon: Daemon, repo: Path, secret: str, stack: str) -> None:

@@ -65,7 +65,8 @@ def start_moto(account: str, *, extra_env: dict[str, str] | None = None,
         **(extra_env or {}),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "controller.motoserver", "-H", "127.0.0.1", "-p", str(port),
+         "--no-request-log"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"

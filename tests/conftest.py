@@ -25,10 +25,12 @@ TEST_STACK = "test"
 _servers: dict[str, MotoServer] = {}
 
 
-def moto_for(account: str) -> MotoServer:
-    if account not in _servers:
-        _servers[account] = start_moto(account)
-    return _servers[account]
+def moto_for(account: str, purpose: str = "") -> MotoServer:
+    """The session's moto server for `account` (one more per `purpose`)."""
+    key = f"{account}/{purpose}"
+    if key not in _servers:
+        _servers[key] = start_moto(account)
+    return _servers[key]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -61,6 +63,10 @@ class AwsEnv:
 def _aws_env(account: str, monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     server = moto_for(account)
     server.reset()
+    return _pointed_at(server, monkeypatch)
+
+
+def _pointed_at(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> AwsEnv:
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -80,6 +86,33 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
 def prod_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
     """The prod account's moto server, reset."""
     yield _aws_env(PROD_ACCOUNT, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def _applied_prod_server() -> MotoServer:
+    """A moto server of its own where desired/prod is applied once per module: applying
+    the whole stack from empty is the slowest thing a test does, and most tests of an
+    applied stack only need it converged. Other tests' resets never reach it."""
+    from controller.engine.reconcile import apply, plan
+    from controller.resources.registry import REGISTRY as KINDS
+    from controller.spec.loader import load_stack
+    from tests.stacks import DESIRED
+
+    server = moto_for(PROD_ACCOUNT, "applied")
+    server.reset()
+    with pytest.MonkeyPatch.context() as env:
+        aws = _pointed_at(server, env)
+        result = apply(plan(load_stack(DESIRED / "prod", KINDS), aws.gateway()))
+        assert not result.failed, [(c.id, c.error) for c in result.failed]
+    return server
+
+
+@pytest.fixture
+def applied_prod(_applied_prod_server: MotoServer,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
+    """The prod account with desired/prod applied, shared by the tests of a module: each
+    must leave it converged to desired/prod (apply what it changed back)."""
+    yield _pointed_at(_applied_prod_server, monkeypatch)
 
 
 @pytest.fixture

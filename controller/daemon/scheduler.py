@@ -9,6 +9,7 @@ brings the next run forward to now.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +20,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 log = structlog.get_logger("controller.daemon")
 JOB_ID = "reconcile"
+
+
+class _OverlapIsExpected(logging.Filter):
+    """A run longer than the interval makes APScheduler warn at every slot that falls inside
+    it ("skipped: maximum number of running instances reached"). That is the design, not a
+    fault: the run in progress reads everything anyway, and gitops_reconcile_duration_seconds
+    shows how long runs take. Dropped so that warnings stay worth reading."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_OverlapIsExpected())
 
 
 class ReconcileScheduler:

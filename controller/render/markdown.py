@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from controller.engine.changeset import Change, ChangeSet
 from controller.render.escape import cell, code, fence, printable
-from controller.render.text import apply_line, body, header, summary_line
+from controller.render.text import apply_line, body, header, summary_line, unchanged_with_notes
 from controller.spec.issues import Issue
 
 COLUMN0 = {"create": "+", "adopt": "~", "update": "~", "replace": "!", "delete": "-", "error": "!",
@@ -58,6 +58,8 @@ def markdown(cs: ChangeSet) -> str:
         details = [line for c in shown for line in [*_diff_lines(c), ""]][:-1]
         out += ["", f"<details><summary>{cell(summary)}</summary>", "",
                 fence(details) + "diff", *details, fence(details), "", "</details>"]
+    for c in unchanged_with_notes(cs):
+        out.append(f"> **Note** {code(c.id)}: {cell(c.note or '')}")
     for w in cs.warnings:
         out.append(f"> **Warning** {code(w.id)}: {cell(w.message)}")
     out.append(f"\n<sub>{cs.api_calls} AWS API calls, {cs.duration_seconds:.2f} s</sub>")

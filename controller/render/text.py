@@ -115,6 +115,12 @@ def _layout(line: Line, paint: Paint) -> list[str]:
             " " * max(value_column - 3, 0) + "-> " + printable(line.value or "")]
 
 
+def unchanged_with_notes(cs: ChangeSet) -> list[Change]:
+    """Resources in sync that still have something to say, e.g. a desiredCount the autoscaler
+    owns: one line each, so a reader sees why a live value differs from git, not drift."""
+    return [c for c in cs.changes if c.action == "no-op" and c.note and not c.result]
+
+
 def text(cs: ChangeSet, *, color: bool = False) -> str:
     paint = painter(color)
     rev = f" at revision {cs.revision}" if cs.revision else ""
@@ -123,6 +129,8 @@ def text(cs: ChangeSet, *, color: bool = False) -> str:
     for c in shown:
         out.extend(change_lines(c, paint))
         out.append("")
+    for c in unchanged_with_notes(cs):
+        out.append(f"Note: {printable(c.id)}: {printable(c.note or '')}")
     for w in cs.warnings:
         out.append(f"Warning: {printable(w.id)}: {printable(w.message)}")
     out.append(apply_line(cs) if cs.applied else summary_line(cs))

@@ -10,11 +10,12 @@ Ownership rests on tags, where AWS has them: RegisterScalableTarget takes `Tags`
 create), TagResource/UntagResource/ListTagsForResource work on the target's ARN
 (ScalableTargetARN). No read carries tags and AWS has no batched tag read for the service,
 so each target's tags are one ListTagsForResource, read once per run and shared by observe
-and inventory. The emulator (moto 5.2.5) accepts `Tags` on register but answers every tag
-call with HTTP 500: there, ownership cannot be read at all (see the test module).
+and inventory. The targets themselves are one listing of the namespace per run (50 a
+page), shared the same way. (moto 5.2.5 has none of the tag calls: the emulator process
+adds them as AWS documents them, controller/motoserver.py.)
 
 Registering an existing target again changes its capacities in place. Deregistering one
-deletes its scaling policies in AWS (the emulator leaves them behind).
+deletes its scaling policies.
 
 An autoscaled service's desiredCount belongs to the autoscaler: `takes_over` tells the
 engine so for the ecs.Service the resourceId refers to (git's count is used at create).
@@ -32,13 +33,12 @@ from controller.aws.errors import AWS_ERRORS, error_code, is_not_found
 from controller.aws.tags import user_tags
 from controller.model import Desired, FieldError, Observed, SpecModel, Tags, is_unknown
 from controller.resources.base import Driver, RunContext
-from controller.resources.batch import ByNames, Listing
+from controller.resources.batch import Listing
 from controller.resources.common import reread, sync_tags
 from controller.resources.tagged import by_id
 
 T = TypeVar("T")
 SERVICE = "application-autoscaling"
-DESCRIBE_LIMIT = 50  # DescribeScalableTargets: at most 50 ResourceIds (and results) per call
 # AWS says ObjectNotFoundException for a target or policy that is not there; the emulator
 # says ValidationException "No scalable target found ..." / "No scaling policy found ...".
 ABSENT_CODE = "ObjectNotFoundException"
@@ -94,7 +94,7 @@ def absent_ok(call: Any, **kwargs: Any) -> Any:
 
 def failing_once(ctx: RunContext, kind: str, read: Callable[[], T]) -> T:
     """`read()`, unless a read of `kind` already failed in this run: then that error again.
-    ByNames and Listing remember a failure per scope (a target, a namespace); the same
+    A Listing remembers a failure per scope (a target, a namespace); the same
     throttled API is not asked again for the next scope, nor by the inventory."""
     failed = ctx.cache.get(("aas.failed", kind))
     if isinstance(failed, Exception):
@@ -107,30 +107,22 @@ def failing_once(ctx: RunContext, kind: str, read: Callable[[], T]) -> T:
         raise
 
 
-def _describe(namespace: str) -> ByNames[dict[str, dict[str, Any]]]:
-    """One namespace's targets by resourceId (each: dimension -> target), 50 ids a call."""
-    def read(ctx: RunContext, ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
-        pages = ctx.client(SERVICE).get_paginator("describe_scalable_targets").paginate(
-            ServiceNamespace=namespace, ResourceIds=ids)
-        found: dict[str, dict[str, dict[str, Any]]] = {}
-        for page in pages:
-            for target in page["ScalableTargets"]:
-                found.setdefault(target["ResourceId"], {})[target["ScalableDimension"]] = target
-        return found
-    return ByNames("aas.targets", lambda ctx, ids: failing_once(
-        ctx, "targets", lambda: read(ctx, ids)), DESCRIBE_LIMIT)
-
-
 def _list_all(ctx: RunContext, namespace: str) -> dict[str, dict[str, Any]]:
-    """Every target of the namespace in the account, by ARN (one call per 50)."""
+    """Every target of the namespace in the account, by `_key` (one call per 50): what
+    observe reads from and the inventory lists, so a run reads the targets once."""
     def read() -> dict[str, dict[str, Any]]:
         pages = ctx.client(SERVICE).get_paginator("describe_scalable_targets").paginate(
             ServiceNamespace=namespace)
-        return {t["ScalableTargetARN"]: t for page in pages for t in page["ScalableTargets"]}
+        return {_key(t["ResourceId"], t["ScalableDimension"]): t
+                for page in pages for t in page["ScalableTargets"]}
     return failing_once(ctx, "targets", read)
 
 
 ALL_TARGETS: Listing[dict[str, Any]] = Listing("aas.targets.all", _list_all)
+
+
+def _key(resource_id: str, dimension: str) -> str:
+    return f"{resource_id}|{dimension}"
 
 
 def target_tags(ctx: RunContext, arn: str) -> dict[str, str]:
@@ -145,11 +137,10 @@ def find_target(ctx: RunContext, namespace: str, resource_id: str,
     """The live target of this triple, None if absent (or not identifiable yet)."""
     if any(is_unknown(v) or not isinstance(v, str) for v in (namespace, resource_id, dimension)):
         return None
-    return (_describe(namespace).get(ctx, resource_id, namespace) or {}).get(dimension)
+    return ALL_TARGETS.get(ctx, _key(resource_id, dimension), namespace)
 
 
-def forget_target(ctx: RunContext, namespace: str, resource_id: str, arn: str | None) -> None:
-    _describe(namespace).forget(ctx, resource_id, namespace)
+def forget_target(ctx: RunContext, namespace: str, arn: str | None) -> None:
     ALL_TARGETS.forget(ctx, namespace)
     if arn is not None:
         ctx.forget(("aas.target-tags", arn))
@@ -160,20 +151,15 @@ class ScalableTargetDriver(Driver):
     spec_model = ScalableTargetSpec
     attributes = ("arn", "serviceNamespace", "resourceId", "scalableDimension")
     immutable = frozenset({"serviceNamespace", "resourceId", "scalableDimension"})
-    references = ("ecs.Service",)
+    references = ("ecs.Cluster", "ecs.Service")  # resourceId names both
     # The autoscaler changes the service's desiredCount: git's value is used at create only.
     takes_over = {"ecs.Service": ("desiredCount",)}
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        # One DescribeScalableTargets per namespace per 50 targets.
-        by_namespace: dict[str, list[str]] = {}
-        for d in desired:
-            namespace, resource_id = d.spec.get("serviceNamespace"), d.spec.get("resourceId")
-            if isinstance(namespace, str) and isinstance(resource_id, str) \
-                    and not is_unknown(resource_id):
-                by_namespace.setdefault(namespace, []).append(resource_id)
-        for namespace, ids in by_namespace.items():
-            _describe(namespace).prime(ctx, ids, namespace)
+        # The namespace's whole listing (one call per 50 targets of the account): the
+        # inventory needs it anyway, and no read by ids would save a call.
+        for namespace in sorted({str(d.spec.get("serviceNamespace")) for d in desired}):
+            ALL_TARGETS.all(ctx, namespace)
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
         spec = desired.spec
@@ -185,7 +171,7 @@ class ScalableTargetDriver(Driver):
         spec = desired.spec
         # Registering an existing target would overwrite its range: read afresh first, and
         # leave a live one to the engine (adopt, refuse or update).
-        forget_target(ctx, spec["serviceNamespace"], spec["resourceId"], None)
+        forget_target(ctx, spec["serviceNamespace"], None)
         existing = self.observe(desired, ctx)
         if existing is not None:
             return existing
@@ -220,7 +206,7 @@ class ScalableTargetDriver(Driver):
         absent_ok(ctx.client(SERVICE).deregister_scalable_target, ServiceNamespace=attrs[
             "serviceNamespace"], ResourceId=attrs["resourceId"],
             ScalableDimension=attrs["scalableDimension"])
-        forget_target(ctx, attrs["serviceNamespace"], attrs["resourceId"], attrs["arn"])
+        forget_target(ctx, attrs["serviceNamespace"], attrs["arn"])
 
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         """Every ECS target of the account (one call per 50), kept when its tags say this
@@ -230,11 +216,12 @@ class ScalableTargetDriver(Driver):
         return by_id(self._found(ctx, "ecs"), ctx.stack)
 
     def _found(self, ctx: RunContext, namespace: str) -> Iterator[Observed]:
-        for arn, target in ALL_TARGETS.all(ctx, namespace).items():
-            yield Observed(fields={}, attrs=_attrs(target), tags=target_tags(ctx, arn))
+        for target in ALL_TARGETS.all(ctx, namespace).values():
+            yield Observed(fields={}, attrs=_attrs(target),
+                           tags=target_tags(ctx, target["ScalableTargetARN"]))
 
     def _reread(self, desired: Desired, arn: str | None, ctx: RunContext) -> Observed:
-        forget_target(ctx, desired.spec["serviceNamespace"], desired.spec["resourceId"], arn)
+        forget_target(ctx, desired.spec["serviceNamespace"], arn)
         return reread(self, desired, ctx)
 
 

@@ -17,7 +17,6 @@ declares are compared (AWS fills in cooldowns and disableScaleIn).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
@@ -35,12 +34,10 @@ from controller.resources.applicationautoscaling_scalabletarget import (
     target_tags,
 )
 from controller.resources.base import Driver, RunContext
-from controller.resources.batch import ByNames
+from controller.resources.batch import Listing
 from controller.resources.common import reread
 
 KIND = "applicationautoscaling.ScalingPolicy"
-DESCRIBE_LIMIT = 50  # DescribeScalingPolicies: at most 50 PolicyNames per call
-NAMES = ("aas.policies.names",)  # the run's policy names, from prefetch
 TARGETS = ScalableTargetDriver()
 
 
@@ -71,35 +68,21 @@ class ScalingPolicySpec(SpecModel):
     targetTrackingScalingPolicyConfiguration: TargetTrackingConfiguration
 
 
-def _policies(namespace: str, resource_id: str) -> ByNames[dict[str, Any]]:
-    """One target's policies by name, 50 names a call (several dimensions share a resource:
-    the dimension is checked by the caller)."""
-    def read(ctx: RunContext, names: list[str]) -> dict[str, dict[str, Any]]:
-        # The emulator ignores PolicyNames: keep only the names asked for.
-        return {p["PolicyName"]: p for p in _described(ctx, namespace, resource_id, names)
-                if p["PolicyName"] in names}
-    return ByNames("aas.policies", lambda ctx, names: failing_once(
-        ctx, "policies", lambda: read(ctx, names)), DESCRIBE_LIMIT)
+def _on_target(ctx: RunContext, scope: str) -> dict[str, dict[str, Any]]:
+    """Every policy on one target's resource, by name (one call per 50): what observe reads
+    from and the inventory lists, so a run reads a target's policies once. Several
+    dimensions may share a resource: the caller checks the dimension."""
+    namespace, resource_id = scope.split("|", 1)
+
+    def read() -> dict[str, dict[str, Any]]:
+        pages = ctx.client(SERVICE).get_paginator("describe_scaling_policies").paginate(
+            ServiceNamespace=namespace, ResourceId=resource_id)
+        return {p["PolicyName"]: p for page in pages for p in page["ScalingPolicies"]
+                if p["ResourceId"] == resource_id}
+    return failing_once(ctx, "policies", read)
 
 
-def _described(ctx: RunContext, namespace: str, resource_id: str,
-               names: list[str] | None = None) -> list[dict[str, Any]]:
-    """A target's policies (those named, or all), every page."""
-    args: dict[str, Any] = {"ServiceNamespace": namespace, "ResourceId": resource_id}
-    if names is not None:
-        args["PolicyNames"] = names
-    pages = ctx.client(SERVICE).get_paginator("describe_scaling_policies").paginate(**args)
-    return [p for page in pages for p in page["ScalingPolicies"]
-            if p["ResourceId"] == resource_id]
-
-
-def _prime(ctx: RunContext, namespace: str, resource_id: str) -> None:
-    """Read the stack's policy names under one target, once per run (threads wait for the
-    first): one DescribeScalingPolicies per target per 50 names."""
-    scope = _scope(namespace, resource_id)
-    names: list[str] = ctx.cache.get(NAMES) or []
-    ctx.cached(("aas.policies.primed", scope),
-               lambda: _policies(namespace, resource_id).prime(ctx, names, scope))
+ON_TARGET: Listing[dict[str, Any]] = Listing("aas.policies", _on_target)
 
 
 def _scope(namespace: str, resource_id: str) -> str:
@@ -133,24 +116,18 @@ class ScalingPolicyDriver(Driver):
         return out
 
     def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
-        # One DescribeScalingPolicies per target per 50 policies.
-        # A policy whose target is in a later wave has no resourceId yet: its observe
-        # reads every policy name of the stack under its target, once per target.
-        with ctx.lock:
-            ctx.cache[NAMES] = sorted({d.name for d in desired})
-        for d in desired:
-            located = _located(d)
-            if located is not None:
-                _prime(ctx, *located[:2])
+        # One DescribeScalingPolicies per target (per 50 policies). A policy whose target
+        # is in a later wave has no resourceId yet: its observe reads its target's then.
+        for scope in sorted({_scope(*located[:2]) for d in desired
+                             if (located := _located(d)) is not None}):
+            ON_TARGET.all(ctx, scope)
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
         located = _located(desired)
         if located is None:
             return None
         namespace, resource_id, dimension = located
-        _prime(ctx, namespace, resource_id)
-        policy = _policies(namespace, resource_id).get(ctx, desired.name,
-                                                       _scope(namespace, resource_id))
+        policy = ON_TARGET.get(ctx, desired.name, _scope(namespace, resource_id))
         if policy is None or policy["ScalableDimension"] != dimension:
             return None
         return _observed(policy, ownership(ctx, policy, desired.id))
@@ -179,19 +156,16 @@ class ScalingPolicyDriver(Driver):
         absent_ok(ctx.client(SERVICE).delete_scaling_policy, PolicyName=attrs["name"],
                   ServiceNamespace=attrs["serviceNamespace"], ResourceId=attrs["resourceId"],
                   ScalableDimension=attrs["scalableDimension"])
-        _policies(attrs["serviceNamespace"], attrs["resourceId"]).forget(
-            ctx, attrs["name"], _scope(attrs["serviceNamespace"], attrs["resourceId"]))
+        ON_TARGET.forget(ctx, _scope(attrs["serviceNamespace"], attrs["resourceId"]))
 
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
-        """The policies on this stack's scalable targets: one DescribeScalingPolicies per
-        owned target (after the targets' own inventory)."""
+        """The policies on this stack's scalable targets: their listings, read once per
+        owned target and run (shared with observe)."""
         owned: dict[str, Observed] = {}
         for target in TARGETS.inventory(ctx).values():
             attrs = target.attrs
-            namespace, resource_id = attrs["serviceNamespace"], attrs["resourceId"]
-            policies = failing_once(ctx, "policies", partial(_described, ctx, namespace,
-                                                             resource_id))
-            for policy in policies:
+            scope = _scope(attrs["serviceNamespace"], attrs["resourceId"])
+            for policy in ON_TARGET.all(ctx, scope).values():
                 if policy["ScalableDimension"] != attrs["scalableDimension"]:
                     continue
                 rid = f"{KIND}/{policy['PolicyName']}"
@@ -211,8 +185,7 @@ class ScalingPolicyDriver(Driver):
 
     def _forget(self, desired: Desired, ctx: RunContext) -> None:
         spec = desired.spec
-        _policies(spec["serviceNamespace"], spec["resourceId"]).forget(
-            ctx, desired.name, _scope(spec["serviceNamespace"], spec["resourceId"]))
+        ON_TARGET.forget(ctx, _scope(spec["serviceNamespace"], spec["resourceId"]))
 
 
 def ownership(ctx: RunContext, policy: dict[str, Any], resource_id: str) -> dict[str, str]:

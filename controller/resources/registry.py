@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 from controller.resources.acm_certificate import CertificateDriver
+from controller.resources.applicationautoscaling_scalabletarget import ScalableTargetDriver
+from controller.resources.applicationautoscaling_scalingpolicy import ScalingPolicyDriver
 from controller.resources.base import Driver
 from controller.resources.ec2_elasticip import ElasticIpDriver
 from controller.resources.ec2_internetgateway import InternetGatewayDriver
@@ -73,5 +75,7 @@ REGISTRY = Registry([
     ClusterDriver(),
     TaskDefinitionDriver(),
     ServiceDriver(),
+    ScalableTargetDriver(),
+    ScalingPolicyDriver(),
     QueueDriver(),
 ])

@@ -18,6 +18,9 @@ from typing import Any
 from tests.conftest import AwsEnv
 
 CLUSTER = "iq-theory-cluster"
+AAS = "application-auto-scaling"  # botocore's service id
+_AAS_API = {"ServiceNamespace": "ecs", "ResourceId": f"service/{CLUSTER}/iq-theory-api",
+            "ScalableDimension": "ecs:service:DesiredCount"}
 
 
 @dataclass
@@ -115,6 +118,12 @@ def _elb_tagged(aws: AwsEnv, arns: list[str], rid: str) -> str:
     tags = aws.client("elbv2").describe_tags(ResourceArns=arns)["TagDescriptions"]
     return str(next(t["ResourceArn"] for t in tags
                     if {"Key": "gitops:id", "Value": rid} in t["Tags"]))
+
+
+def _target_arn(aws: AwsEnv, service: str) -> str:
+    return str(aws.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[f"service/{CLUSTER}/{service}"])
+        ["ScalableTargets"][0]["ScalableTargetARN"])
 
 
 def _listener_arn(aws: AwsEnv, name: str) -> str:
@@ -383,10 +392,15 @@ CASES = {case.kind: case for case in [
         copy="iq-theory-batch", batch=("ecs", "DescribeClusters")),
     KindCases(
         "ecs.Service", "iq-theory-frontend", [
-            Drift("service count", "a scalar of the service",
+            Drift("service grace period", "a scalar of the service",
                   lambda a: a.client("ecs").update_service(
-                      cluster=CLUSTER, service="iq-theory-api", desiredCount=1),
-                  {"ecs.Service/iq-theory-api": "spec.desiredCount"}),
+                      cluster=CLUSTER, service="iq-theory-api",
+                      healthCheckGracePeriodSeconds=5),
+                  {"ecs.Service/iq-theory-api": "spec.healthCheckGracePeriodSeconds"}),
+            Drift("count set by the autoscaler", "an autoscaled service's desiredCount "
+                  "belongs to its ScalableTarget: no change, however far from git",
+                  lambda a: a.client("ecs").update_service(
+                      cluster=CLUSTER, service="iq-theory-api", desiredCount=9), {}),
             Drift("circuit breaker", "a nested object of the service",
                   lambda a: a.client("ecs").update_service(
                       cluster=CLUSTER, service="iq-theory-frontend", deploymentConfiguration={
@@ -407,6 +421,41 @@ CASES = {case.kind: case for case in [
                   {"ecs.TaskDefinition/iq-theory-api": "spec.containerDefinitions[0].image",
                    "ecs.Service/iq-theory-api": "spec.taskDefinition"})],
         copy="iq-theory-worker", batch=("ecs", "DescribeTaskDefinition")),
+    KindCases(
+        "applicationautoscaling.ScalableTarget", "iq-theory-api", [
+            Drift("scaling range", "the range changed by hand (RegisterScalableTarget again)",
+                  lambda a: a.client("application-autoscaling").register_scalable_target(
+                      **_AAS_API, MaxCapacity=20),
+                  {"applicationautoscaling.ScalableTarget/iq-theory-api": "spec.maxCapacity"}),
+            Drift("target tag added by hand", "tags are a user map: an extra tag is drift",
+                  lambda a: a.client("application-autoscaling").tag_resource(
+                      ResourceARN=_target_arn(a, "iq-theory-frontend"),
+                      Tags={"owner": "someone"}),
+                  {"applicationautoscaling.ScalableTarget/iq-theory-frontend":
+                   "spec.tags.owner"})],
+        copy="iq-theory-worker",
+        no_copy="a target is one per service and dimension (ECS has one, DesiredCount): "
+                "every service of the stack already has its target",
+        no_replace="resourceId names the service, one target each; namespace and dimension "
+                   "have one value for ECS",
+        batch=(AAS, "DescribeScalableTargets")),
+    KindCases(
+        "applicationautoscaling.ScalingPolicy", "iq-theory-api-cpu", [
+            Drift("policy target value", "PutScalingPolicy by hand with another target",
+                  lambda a: a.client("application-autoscaling").put_scaling_policy(
+                      PolicyName="iq-theory-api-cpu", **_AAS_API,
+                      PolicyType="TargetTrackingScaling",
+                      TargetTrackingScalingPolicyConfiguration={
+                          "TargetValue": 90.0, "ScaleInCooldown": 300, "ScaleOutCooldown": 60,
+                          "PredefinedMetricSpecification": {
+                              "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}),
+                  {"applicationautoscaling.ScalingPolicy/iq-theory-api-cpu":
+                   "spec.targetTrackingScalingPolicyConfiguration.targetValue"})],
+        copy="iq-theory-api-cpu-2",
+        no_copy="AWS allows one target-tracking policy per metric on a target, and the "
+                "stack's targets already track both metrics the spec offers",
+        no_replace="its target is fixed by the service, one each (see ScalableTarget)",
+        batch=(AAS, "DescribeScalingPolicies")),
     KindCases(
         "sqs.Queue", "iq-theory-jobs", [
             Drift("queue timeout", "an SQS attribute, typed",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+import pytest
 
 from controller.daemon.scheduler import ReconcileScheduler
 from tests.daemonproc import wait_for
@@ -36,3 +39,23 @@ def test_triggers_during_a_run_queue_exactly_one_follow_up() -> None:
         assert not any(overlapped)
     finally:
         assert scheduler.shutdown(wait_seconds=10)
+
+
+def test_a_run_longer_than_the_interval_is_not_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """APScheduler warns at each slot a long run covers; the daemon's log stays quiet."""
+    runs: list[float] = []
+
+    def run() -> None:
+        runs.append(time.monotonic())
+        if len(runs) == 1:
+            time.sleep(2.5)  # covers at least one 1 s slot (jitter is at most 1 s)
+
+    caplog.set_level(logging.WARNING)
+    scheduler = ReconcileScheduler(run, interval_seconds=1)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(runs) >= 2, 10, what="the run after the long one")
+    finally:
+        assert scheduler.shutdown(wait_seconds=10)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("apscheduler")] == []

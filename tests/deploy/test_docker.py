@@ -187,6 +187,9 @@ def test_compose_builds_the_controller_against_moto() -> None:
     # The account guard: moto must answer as the account of the stack the controller applies.
     moto = services["moto"]
     assert str(moto["image"]).startswith("motoserver/moto:")
+    # The emulator with the gaps the tests rely on filled in: the same file, run alone.
+    assert moto["entrypoint"] == ["python", "/gaps/motoserver.py"]
+    assert "../controller/motoserver.py:/gaps/motoserver.py:ro" in moto["volumes"]
     stack = yaml.safe_load((REPO / env["GITOPS_PATH"] / "stack.yaml").read_text())
     assert moto["environment"]["MOTO_ACCOUNT_ID"] == stack["account"]
 

@@ -96,6 +96,7 @@ IMPLIED: dict[tuple[str, str], tuple[str, ...]] = {
     ("elbv2", "CreateRule"): ("elasticloadbalancing:AddTags",),
     ("servicediscovery", "CreatePrivateDnsNamespace"): ("servicediscovery:TagResource",),
     ("servicediscovery", "CreateService"): ("servicediscovery:TagResource",),
+    ("application-autoscaling", "RegisterScalableTarget"): ("application-autoscaling:TagResource",),
 }
 
 # Granted for what AWS answers and moto does not: the driver's path is tested by
@@ -130,6 +131,8 @@ UNSCOPABLE = {
     "acm:RequestCertificate", "acm:ListCertificates",
     "servicediscovery:ListNamespaces", "servicediscovery:ListServices",
     "servicediscovery:GetOperation", "servicediscovery:CreatePrivateDnsNamespace",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
 }
 
 
@@ -606,6 +609,11 @@ NOT_REPLACED = {
                      "elbv2.LoadBalancer", "elbv2.TargetGroup",
                      "servicediscovery.PrivateDnsNamespace", "servicediscovery.Service"),
                     "replaced in tests/conformance"),
+    # A target's identity is its service: no other value of resourceId exists here (one
+    # target per service). Their creates and deletes are measured by the apply from empty
+    # and the prune round.
+    **dict.fromkeys(("applicationautoscaling.ScalableTarget",
+                     "applicationautoscaling.ScalingPolicy"), "one target per service"),
 }
 
 

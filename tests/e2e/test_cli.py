@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import AwsEnv
-from tests.stacks import DESIRED, write_stack
+from tests.stacks import DECLARED, DESIRED, write_stack
 
 
 def run(*args: Any, stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
@@ -25,7 +25,7 @@ def test_json_plan_is_alone_on_stdout_and_follows_the_contract(prod_aws: AwsEnv)
     plan = json.loads(result.stdout)  # nothing but the JSON on stdout
     assert set(plan) == {"stack", "revision", "changes", "summary", "warnings", "stats"}
     assert plan["stack"] == "iq-theory-prod" and plan["revision"] is None
-    assert plan["summary"]["create"] == 49
+    assert plan["summary"]["create"] == DECLARED["prod"]
     change = next(c for c in plan["changes"] if c["id"] == "ecs.Service/iq-theory-api")
     assert set(change) >= {"id", "kind", "name", "action", "fields"}
     subnets = next(f for f in change["fields"] if f["path"] == "spec.networkConfiguration")
@@ -56,7 +56,7 @@ def test_markdown_plan_lists_each_change(prod_aws: AwsEnv) -> None:
     result = run("plan", DESIRED / "prod", "--output", "markdown")
     assert result.returncode == 2
     assert "| <code>+</code> create | <code>ecs.Service/iq-theory-api</code> |" in result.stdout
-    assert "Plan: 49 to create" in result.stdout
+    assert f"Plan: {DECLARED['prod']} to create" in result.stdout
 
 
 def test_secret_looking_environment_is_a_validation_error(tmp_path: Path) -> None:
@@ -90,14 +90,17 @@ def test_help_and_usage_exit_codes() -> None:
 
 
 def test_demo_shows_the_loop_and_exits_0() -> None:
-    result = subprocess.run([sys.executable, "-m", "controller", "demo"], capture_output=True,
-                            text=True, timeout=180, check=False,
+    result = subprocess.run([sys.executable, "-m", "controller", "demo", "--interval", "1"],
+                            capture_output=True, text=True, timeout=180, check=False,
                             env={k: v for k, v in os.environ.items()
                                  if not k.startswith("AWS_")})
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "49 resources created" in out
+    assert f"{DECLARED['prod']} resources created" in out
     assert 'gitops_resource_drifted{kind="logs.LogGroup",name="/ecs/iq-theory-api"' in out
-    assert "corrected: desiredCount 4, retention 30 days" in out
+    assert 'gitops_resource_drifted{kind="ec2.SecurityGroup",name="iq-theory-api"' in out
+    assert 'gitops_resource_drifted{kind="ecs.Service"' not in out  # the autoscaler's count
+    assert "corrected: the API's port no longer open to the internet, retention 30 days" in out
+    assert "left to the autoscaler: desiredCount 6" in out
     assert "webhook answered 202" in out
     assert "the service now runs iq-theory-api:2 (iq-theory-api:1.5.0)" in out

@@ -11,12 +11,26 @@ import collections
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from controller.daemon.httplimits import REQUEST_DEADLINE_SECONDS
 from tests import httpclients as hc
+from tests.conftest import AwsEnv
 from tests.daemonproc import DaemonProcess, commit_edit, wait_for
 from tests.e2e.conftest import SECRET, STACK, Daemons
+from tests.faultproxy import FaultProxy
+
+
+@pytest.fixture
+def proxy(applied_prod: AwsEnv) -> Iterator[FaultProxy]:
+    """The daemons here reach the module's applied stack: their first run is a plan with
+    nothing to change (the load is the HTTP clients', not an apply from empty)."""
+    fault = FaultProxy(applied_prod.server.url)
+    yield fault
+    fault.stop()
 
 
 def start(daemons: Daemons) -> DaemonProcess:

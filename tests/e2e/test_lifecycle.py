@@ -124,12 +124,18 @@ def test_a_resource_removed_from_git_is_an_orphan_then_pruned_in_dependency_orde
     desired = copy_desired(tmp_path)
     stack = desired / "prod"
     assert gitops("apply", stack, "--auto-approve").code == 0
-    # The frontend leaves git: its service, task definition, task role and log group.
+    # The frontend leaves git: its service, task definition, task role, autoscaling and
+    # log group.
     drop_documents(desired / "base" / "ecs.yaml", "iq-theory-frontend")  # service, task def
     drop_documents(desired / "base" / "iam.yaml", "iq-theory-frontend-task")
     drop_documents(desired / "base" / "logs.yaml", "/ecs/iq-theory-frontend")
+    drop_documents(desired / "base" / "autoscaling.yaml", "iq-theory-frontend",
+                   "iq-theory-frontend-cpu", "iq-theory-frontend-memory")
     orphans = {"ecs.Service/iq-theory-frontend", "ecs.TaskDefinition/iq-theory-frontend",
-               "iam.Role/iq-theory-frontend-task"}
+               "iam.Role/iq-theory-frontend-task",
+               "applicationautoscaling.ScalableTarget/iq-theory-frontend",
+               "applicationautoscaling.ScalingPolicy/iq-theory-frontend-cpu",
+               "applicationautoscaling.ScalingPolicy/iq-theory-frontend-memory"}
 
     # Without `prune: true`, every orphan is shown and kept.
     code, report = plan_json(gitops, stack)
@@ -141,22 +147,26 @@ def test_a_resource_removed_from_git_is_an_orphan_then_pruned_in_dependency_orde
 
     # Over the limit: nothing is deleted, and the plan says how to lift it.
     config = stack / "stack.yaml"
-    config.write_text(config.read_text() + "prune: true\npruneLimit: 2\n")
+    config.write_text(config.read_text() + "prune: true\npruneLimit: 5\n")
     code, report = plan_json(gitops, stack)
     assert actions(report, "delete") == orphans
-    assert all(c["reason"].startswith("held: 3 resources to prune") for c in report["changes"]
+    assert all(c["reason"].startswith("held: 6 resources to prune") for c in report["changes"]
                if c["action"] == "delete")
     recorder.calls.clear()
     result = gitops("apply", stack, "--auto-approve")
-    assert "--allow-prune 3" in result.out + result.err
+    assert "--allow-prune 6" in result.out + result.err
     assert not [op for _, op in recorder.writes if op.startswith(("Delete", "Deregister"))]
 
     # Lifted for one apply: deleted, dependents first; the log group (data) is kept.
     recorder.calls.clear()
-    assert gitops("apply", stack, "--auto-approve", "--allow-prune", "3").code == 0
+    assert gitops("apply", stack, "--auto-approve", "--allow-prune", "6").code == 0
     deletes = [op for _, op in recorder.writes if op.startswith(("Delete", "Deregister"))]
-    assert deletes.index("DeleteService") < deletes.index("DeregisterTaskDefinition") \
+    assert deletes.index("DeleteScalingPolicy") < deletes.index("DeregisterScalableTarget") \
+        < deletes.index("DeleteService") < deletes.index("DeregisterTaskDefinition") \
         < deletes.index("DeleteRole"), deletes
+    targets = prod_aws.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs")["ScalableTargets"]
+    assert [t["ResourceId"] for t in targets] == ["service/iq-theory-cluster/iq-theory-api"]
     ecs = prod_aws.client("ecs")
     (service,) = ecs.describe_services(cluster="iq-theory-cluster",
                                        services=["iq-theory-frontend"])["services"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AwsEnv
-from tests.stacks import DESIRED, copy_desired
+from tests.stacks import DECLARED, DESIRED, copy_desired
 
 CLUSTER = "iq-theory-cluster"
 
@@ -27,7 +27,7 @@ def test_apply_from_empty_then_plan_shows_no_change(
     code, first = plan_json(gitops, stack)
     assert code == 2
     total = len(first["changes"])
-    assert first["summary"]["create"] == total == {"prod": 49, "dev": 47}[env]
+    assert first["summary"]["create"] == total == DECLARED[env]
     applied = gitops("apply", stack, "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
     assert f"Apply complete: {total} changed." in applied.out
@@ -46,11 +46,10 @@ def test_apply_from_empty_then_plan_shows_no_change(
 
 
 def test_drift_is_planned_with_live_and_desired_then_fixed(
-        prod_aws: AwsEnv, gitops: Any) -> None:
+        applied_prod: AwsEnv, gitops: Any) -> None:
     """Through the CLI (every kind's drift table runs in tests/conformance)."""
     stack = DESIRED / "prod"
-    assert gitops("apply", stack, "--auto-approve").code == 0
-    prod_aws.client("logs").put_retention_policy(logGroupName="/ecs/iq-theory-api",
+    applied_prod.client("logs").put_retention_policy(logGroupName="/ecs/iq-theory-api",
                                                  retentionInDays=1)
     code, report = plan_json(gitops, stack)
     assert code == 2
@@ -65,10 +64,9 @@ def test_drift_is_planned_with_live_and_desired_then_fixed(
     assert gitops("plan", stack).code == 0
 
 
-def test_deleted_secret_is_restored_with_its_value(prod_aws: AwsEnv, gitops: Any) -> None:
+def test_deleted_secret_is_restored_with_its_value(applied_prod: AwsEnv, gitops: Any) -> None:
     stack = DESIRED / "prod"
-    assert gitops("apply", stack, "--auto-approve").code == 0
-    sm = prod_aws.client("secretsmanager")
+    sm = applied_prod.client("secretsmanager")
     before = sm.get_secret_value(SecretId="iq-theory/jwt-secret")["SecretString"]
     sm.delete_secret(SecretId="iq-theory/jwt-secret", RecoveryWindowInDays=7)
     code, report = plan_json(gitops, stack)
@@ -81,10 +79,9 @@ def test_deleted_secret_is_restored_with_its_value(prod_aws: AwsEnv, gitops: Any
 
 
 def test_image_tag_change_is_a_new_revision_and_a_service_update(
-        prod_aws: AwsEnv, gitops: Any, tmp_path: Path, recorder: Any) -> None:
+        applied_prod: AwsEnv, gitops: Any, tmp_path: Path, recorder: Any) -> None:
     desired = copy_desired(tmp_path)
     stack = desired / "prod"
-    assert gitops("apply", stack, "--auto-approve").code == 0
     text = (stack / "stack.yaml").read_text()
     (stack / "stack.yaml").write_text(text.replace('api_image_tag: "1.4.2"',
                                                    'api_image_tag: "1.5.0"'))
@@ -102,12 +99,15 @@ def test_image_tag_change_is_a_new_revision_and_a_service_update(
     recorder.calls.clear()
     assert gitops("apply", stack, "--auto-approve").code == 0
     assert recorder.writes == [("ecs", "RegisterTaskDefinition"), ("ecs", "UpdateService")]
-    ecs = prod_aws.client("ecs")
+    ecs = applied_prod.client("ecs")
     svc = ecs.describe_services(cluster=CLUSTER, services=["iq-theory-api"])["services"][0]
-    assert svc["taskDefinition"].endswith("task-definition/iq-theory-api:2")
+    revision = int(svc["taskDefinition"].rsplit(":", 1)[1])
+    assert revision >= 2, "a new revision"
     td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
     assert td["containerDefinitions"][0]["image"].endswith(":1.5.0")
     assert gitops("plan", stack).code == 0
+    # Rolled back in git: the module's stack is desired/prod again.
+    assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
 
 
 def _fail_dlq_create(model: Any, params: dict[str, Any], **_: Any) -> Any:
@@ -183,11 +183,9 @@ def test_replacing_a_protected_repository_is_refused(prod_aws: AwsEnv, gitops: A
     assert recorder.writes == []
 
 
-def test_no_change_plan_batches_describe_services(prod_aws: AwsEnv, gitops: Any,
+def test_no_change_plan_batches_describe_services(applied_prod: AwsEnv, gitops: Any,
                                                   recorder: Any) -> None:
     stack = DESIRED / "prod"
-    assert gitops("apply", stack, "--auto-approve").code == 0
-    recorder.calls.clear()
     code, report = plan_json(gitops, stack)
     assert code == 0
     assert recorder.calls.count(("ecs", "DescribeServices")) == 1
@@ -202,7 +200,7 @@ def test_no_change_plan_batches_describe_services(prod_aws: AwsEnv, gitops: Any,
         assert sum(1 for _, o in recorder.calls if o == op) == 1, op
     assert recorder.calls.count(("secretsmanager", "ListSecrets")) == 2  # by name, by tag
     # One listing of what the stack's tags select, however many pages it takes.
-    pages = prod_aws.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+    pages = applied_prod.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
         TagFilters=[{"Key": "gitops:stack", "Values": ["iq-theory-prod"]}],
         ResourcesPerPage=100)
     assert recorder.calls.count(("resourcegroupstaggingapi", "GetResources")) == len(list(pages))
@@ -210,11 +208,10 @@ def test_no_change_plan_batches_describe_services(prod_aws: AwsEnv, gitops: Any,
           f"{report['stats']['duration_seconds']} s")
 
 
-def test_no_secret_value_appears_in_any_output(prod_aws: AwsEnv, gitops: Any,
+def test_no_secret_value_appears_in_any_output(applied_prod: AwsEnv, gitops: Any,
                                                tmp_path: Path) -> None:
     stack = DESIRED / "prod"
-    assert gitops("apply", stack, "--auto-approve").code == 0
-    sm = prod_aws.client("secretsmanager")
+    sm = applied_prod.client("secretsmanager")
     db_url = "postgresql://iq:hunter2-very-secret@db.internal:5432/iq"
     sm.put_secret_value(SecretId="iq-theory/database-url", SecretString=db_url)
     jwt = sm.get_secret_value(SecretId="iq-theory/jwt-secret")["SecretString"]
@@ -222,8 +219,8 @@ def test_no_secret_value_appears_in_any_output(prod_aws: AwsEnv, gitops: Any,
     sm.delete_secret(SecretId="iq-theory/database-url", RecoveryWindowInDays=7)
     for output in ("text", "json", "markdown"):
         gitops("plan", stack, "--output", output)
-    gitops("apply", stack, "--auto-approve")
-    gitops("plan", stack)
+    assert gitops("apply", stack, "--auto-approve").code == 0
+    assert gitops("plan", stack).code == 0
     transcript = "\n".join(gitops.transcript)
     assert "iq-theory/jwt-secret" in transcript  # the runs did talk about the secrets
     for secret in (jwt, "hunter2-very-secret"):
@@ -259,11 +256,10 @@ class Throttle:
                            Raw())
 
 
-def test_throttling_is_retried(prod_aws: AwsEnv, gitops: Any,
+def test_throttling_is_retried(applied_prod: AwsEnv, gitops: Any,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     from controller import cli
 
-    assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
     throttle = Throttle(times=2)
     monkeypatch.setattr(cli, "GATEWAY_HOOKS", [("before-send.cloudwatch-logs.*", throttle)])
     assert gitops("plan", DESIRED / "prod").code == 0
@@ -271,10 +267,9 @@ def test_throttling_is_retried(prod_aws: AwsEnv, gitops: Any,
 
 
 def test_persistent_throttling_fails_only_the_throttled_kind(
-        prod_aws: AwsEnv, gitops: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        applied_prod: AwsEnv, gitops: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from controller import cli
 
-    assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
     throttle = Throttle(times=1000)
     monkeypatch.setattr(cli, "GATEWAY_HOOKS", [("before-send.cloudwatch-logs.*", throttle)])
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")

@@ -13,6 +13,7 @@ from controller.engine.holds import RollbackHolds
 from controller.engine.reconcile import apply, plan
 from controller.engine.shutdown import Shutdown
 from controller.model import Readiness, RolledBack
+from controller.render.text import text
 from tests.engine.fake import Cloud, FakeDriver, gateway, kind_of, stack
 
 
@@ -352,6 +353,10 @@ def test_a_field_another_resource_manages_is_used_at_create_and_never_drift(
     assert actions(p) == {}
     change = next(c for c in p.changes.changes if c.id == "app.Service/api")
     assert change.note == "size 7 managed by app.Scaler/api (git's value is used at create)"
+    shown = text(p.changes)
+    assert "No changes." in shown  # one line of explanation, not a change
+    assert ("Note: app.Service/api: size 7 managed by app.Scaler/api (git's value is used at "
+            "create)") in shown.splitlines()
     service.fields["parent"] = "elsewhere"  # a real drift of the same resource is corrected
     p = run(tmp_path, kinds, docs)
     assert actions(p) == {"app.Service/api": "update"}

@@ -1,24 +1,18 @@
 """applicationautoscaling.ScalableTarget against a moto server: convergence, drift, batching,
-deletion out of band, the desiredCount it takes over, and how the emulator bends tags.
+deletion out of band, ownership by tags and the desiredCount it takes over.
 
-moto 5.2.5 accepts `Tags` on RegisterScalableTarget but implements none of the service's
-tag calls (TagResource, UntagResource, ListTagsForResource answer HTTP 500): `TargetTags`
-below stands in for them, as AWS answers them, so ownership can be tested at all. One
-test shows the bare emulator's answer.
+moto 5.2.5 implements none of the service's tag calls; the emulator process fills them in
+as AWS documents them (controller/motoserver.py, tested in tests/emulator/).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.compat import HTTPHeaders
-from botocore.exceptions import ClientError
 
 from controller.engine.diff import diff_fields, top_level_fields
 from controller.model import Desired
@@ -35,55 +29,14 @@ DIMENSION = "ecs:service:DesiredCount"
 SERVICE = "application-auto-scaling"  # botocore's event name of the service
 
 
-class TargetTags:
-    """Stand-in for the tag calls moto lacks (AWS's behaviour): tags given to
-    RegisterScalableTarget are kept by the ARN it answers, and TagResource, UntagResource
-    and ListTagsForResource act on them. A candidate for tests/motogaps.py."""
-
-    def __init__(self) -> None:
-        self.tags: dict[str, dict[str, str]] = {}
-
-    def hooks(self) -> list[tuple[str, Any]]:
-        return [(f"before-call.{SERVICE}.RegisterScalableTarget", self._registering),
-                (f"after-call.{SERVICE}.RegisterScalableTarget", self._registered),
-                (f"before-call.{SERVICE}.ListTagsForResource", self._list),
-                (f"before-call.{SERVICE}.TagResource", self._tag),
-                (f"before-call.{SERVICE}.UntagResource", self._untag)]
-
-    def _registering(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["stand-in tags"] = json.loads(params["body"]).get("Tags")
-
-    def _registered(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        arn, tags = parsed.get("ScalableTargetARN"), context.get("stand-in tags")
-        if arn and tags is not None and arn not in self.tags:  # AWS: tags only at creation
-            self.tags[arn] = dict(tags)
-
-    def _list(self, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
-        arn = json.loads(params["body"])["ResourceARN"]
-        return _ok(), {"Tags": dict(self.tags.get(arn, {}))}
-
-    def _tag(self, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
-        body = json.loads(params["body"])
-        self.tags.setdefault(body["ResourceARN"], {}).update(body["Tags"])
-        return _ok(), {}
-
-    def _untag(self, params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
-        body = json.loads(params["body"])
-        for key in body["TagKeys"]:
-            self.tags.get(body["ResourceARN"], {}).pop(key, None)
-        return _ok(), {}
-
-
 @dataclass
 class Env:
-    """A moto server with the cluster and services targets need (moto checks they exist),
-    and the tag stand-in on every client of the test, the controller's and ours."""
+    """A moto server with the cluster and services targets need (moto checks they exist)."""
 
     aws: AwsEnv
-    stand_in: TargetTags
 
     def ctx(self, stack: str = TEST_STACK) -> RunContext:
-        return RunContext(self.aws.gateway(self.stand_in.hooks()), stack)
+        return self.aws.ctx(stack)
 
     def client(self) -> Any:
         """An out-of-band client, for making drift or checking state."""
@@ -103,7 +56,7 @@ def ecs_services(aws: AwsEnv, *names: str) -> None:
 @pytest.fixture
 def env(aws: AwsEnv) -> Env:
     ecs_services(aws, "iq-theory-api", "iq-theory-frontend", "iq-theory-worker")
-    return Env(aws, TargetTags())
+    return Env(aws)
 
 
 def resource_id(service: str = "iq-theory-api") -> str:
@@ -218,19 +171,3 @@ def test_min_above_max_is_refused_at_validation() -> None:
         ScalableTargetSpec.model_validate({
             "serviceNamespace": "ecs", "resourceId": resource_id(), "scalableDimension": DIMENSION,
             "minCapacity": 5, "maxCapacity": 4})
-
-
-@pytest.mark.xfail(strict=True, raises=ClientError,
-                   reason="moto 5.2.5 implements no application-autoscaling tag call (HTTP 500):"
-                          " without the stand-in a target's ownership cannot be read")
-def test_the_bare_emulator_cannot_read_a_targets_tags(
-        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # a 500 is retried: ask once
-    want = desired()
-    DRIVER.create(want, env.ctx())
-    DRIVER.observe(want, env.aws.ctx())
-
-
-def _ok() -> AWSResponse:
-    """An empty 200: what a stand-in answers before botocore would send the request."""
-    return AWSResponse("", 200, HTTPHeaders(), None)

@@ -1,8 +1,5 @@
 """applicationautoscaling.ScalingPolicy against a moto server: convergence, drift, batching,
 deletion out of band, and ownership through the scalable target (policies have no tags).
-
-The targets' tags go through the stand-in of the target's test module (moto implements no
-application-autoscaling tag call).
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from tests.conftest import TEST_STACK, AwsEnv
 from tests.resources.test_applicationautoscaling_scalabletarget import (
     DIMENSION,
     Env,
-    TargetTags,
     ecs_services,
     resource_id,
 )
@@ -40,7 +36,7 @@ CPU = "ECSServiceAverageCPUUtilization"
 @pytest.fixture
 def env(aws: AwsEnv) -> Env:
     ecs_services(aws, "iq-theory-api", "iq-theory-frontend")
-    return Env(aws, TargetTags())
+    return Env(aws)
 
 
 def desired(name: str = "iq-theory-api-cpu", metric: str = CPU, **config: Any) -> Desired:

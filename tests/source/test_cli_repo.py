@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.conftest import AwsEnv
 from tests.source.repos import INVALID_DOC, Repo
-from tests.stacks import DESIRED
+from tests.stacks import DECLARED, DESIRED
 
 
 def test_plan_from_a_repository_reports_the_commit(prod_aws: AwsEnv, repo: Repo,
@@ -18,13 +18,13 @@ def test_plan_from_a_repository_reports_the_commit(prod_aws: AwsEnv, repo: Repo,
     plan = json.loads(result.out)
     assert plan["revision"] == repo.head()
     assert plan["stack"] == "iq-theory-prod"
-    assert plan["summary"]["create"] == 49
+    assert plan["summary"]["create"] == DECLARED["prod"]
 
 
 def test_validate_from_a_repository(repo: Repo, gitops: Any) -> None:
     result = gitops("validate", "--repo", repo.url, "--path", "desired/prod")  # --ref: main
     assert result.code == 0, result.err
-    assert "iq-theory-prod: 49 resources, valid." in result.err
+    assert f"iq-theory-prod: {DECLARED['prod']} resources, valid." in result.err
 
 
 def test_validate_an_invalid_tip_names_file_and_line(repo: Repo, gitops: Any) -> None:

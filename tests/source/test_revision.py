@@ -13,6 +13,7 @@ from controller.source import (
 )
 from controller.spec.issues import ValidationFailed
 from tests.source.repos import INVALID_DOC, Repo
+from tests.stacks import DECLARED
 
 BROKEN = "desired/prod/broken.yaml"
 
@@ -22,7 +23,7 @@ def test_load_revision_reads_the_stack_at_that_commit(source: GitSource) -> None
     stack = load_revision(source, sha, "desired/prod", REGISTRY)
     assert stack.revision == sha
     assert stack.name == "iq-theory-prod"
-    assert len(stack.resources) == 49
+    assert len(stack.resources) == DECLARED["prod"]
     # Files read as the repository names them, not as the extracted folder does.
     files = {r.file for r in stack.resources}
     assert files and all(f.startswith(("desired/base/", "desired/prod/")) for f in files)

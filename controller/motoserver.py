@@ -1,0 +1,147 @@
+"""The moto server, with the AWS behaviour it lacks and the stack relies on filled in.
+
+Run as `python -m controller.motoserver [moto.server arguments]` (the emulator does) or, as
+a single file, `python motoserver.py ...` in the stock moto image (docker/compose.yaml
+mounts it): it imports nothing of the controller, only moto, so it runs wherever moto
+does. Each gap is the behaviour AWS documents, never a shortcut for a driver: a driver
+that works here works against AWS.
+
+moto 5.2.5, Application Auto Scaling (measured in `tests/emulator/test_motoserver.py`):
+- TagResource, UntagResource and ListTagsForResource answer HTTP 500 (not implemented),
+  and the `Tags` of RegisterScalableTarget are dropped. AWS keeps tags given at
+  registration (a later RegisterScalableTarget of the same target leaves them), and the
+  three calls act on a target's ARN; an unknown ARN is ResourceNotFoundException.
+- DeregisterScalableTarget leaves the target's scaling policies behind; AWS deletes them
+  with it.
+
+Two per-request costs of moto's server are also computed once (`cache_lookups`): which
+services it has (a directory listing of moto's package, under a lock every request
+waits for) and which actions a service's response class has (`inspect.getmembers`).
+Together about a sixth of the server's time; neither can change while it runs.
+`--no-request-log` drops werkzeug's line per request (for a caller that discards it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+GAPS = ("application-autoscaling tags", "deregistering deletes the target's policies")
+
+
+def _tags_of(backend: Any) -> Any:
+    """The backend's tag store, made on first use (a `moto-api/reset` makes new backends,
+    and so forgets the tags with the targets)."""
+    from moto.utilities.tagging_service import TaggingService
+
+    store = backend.__dict__.get("_gap_tags")
+    if store is None:
+        store = backend.__dict__["_gap_tags"] = TaggingService()
+    return store
+
+
+def _target_arns(backend: Any) -> set[str]:
+    return {t.arn for by_id in backend.targets.values() for t in by_id.values()}
+
+
+def _not_found(arn: str) -> tuple[int, dict[str, str], str]:
+    body = {"__type": "ResourceNotFoundException",
+            "message": f"No scalable target found for ARN {arn}"}
+    return 400, {"status": "400"}, json.dumps(body)
+
+
+def fill_application_autoscaling() -> None:
+    """Tags on scalable targets, and policies deleted with their target (AWS's behaviour)."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse as R
+
+    register, deregister = R.register_scalable_target, R.deregister_scalable_target
+
+    def register_scalable_target(self: Any) -> Any:
+        backend = self.applicationautoscaling_backend
+        before = _target_arns(backend)
+        answer = register(self)
+        arn = json.loads(answer)["ScalableTargetARN"]
+        tags = self._get_param("Tags") or {}
+        if arn not in before and tags:  # tags are written at creation only
+            _tags_of(backend).tag_resource(arn, [{"Key": k, "Value": v}
+                                                 for k, v in tags.items()])
+        return answer
+
+    def deregister_scalable_target(self: Any) -> Any:
+        backend = self.applicationautoscaling_backend
+        triple = (self._get_param("ServiceNamespace"), self._get_param("ResourceId"),
+                  self._get_param("ScalableDimension"))
+        gone = [t.arn for by_id in backend.targets.values() for t in by_id.values()
+                if (t.service_namespace, t.resource_id, t.scalable_dimension) == triple]
+        answer = deregister(self)  # an unknown target raises here: nothing deleted
+        for policy in list(backend.policies.values()):
+            if (policy.service_namespace, policy.resource_id,
+                    policy.scalable_dimension) == triple:  # with its CloudWatch alarms
+                backend.delete_scaling_policy(policy.policy_name, *triple)
+        for arn in gone:
+            _tags_of(backend).delete_all_tags_for_resource(arn)
+        return answer
+
+    def tag_resource(self: Any) -> Any:
+        backend, arn = self.applicationautoscaling_backend, self._get_param("ResourceARN")
+        if arn not in _target_arns(backend):
+            return _not_found(arn)
+        tags = self._get_param("Tags") or {}
+        _tags_of(backend).tag_resource(arn, [{"Key": k, "Value": v} for k, v in tags.items()])
+        return "{}"
+
+    def untag_resource(self: Any) -> Any:
+        backend, arn = self.applicationautoscaling_backend, self._get_param("ResourceARN")
+        if arn not in _target_arns(backend):
+            return _not_found(arn)
+        _tags_of(backend).untag_resource_using_names(arn, self._get_param("TagKeys") or [])
+        return "{}"
+
+    def list_tags_for_resource(self: Any) -> Any:
+        backend, arn = self.applicationautoscaling_backend, self._get_param("ResourceARN")
+        if arn not in _target_arns(backend):
+            return _not_found(arn)
+        return json.dumps({"Tags": _tags_of(backend).get_tag_dict_for_resource(arn)})
+
+    for name, method in (("register_scalable_target", register_scalable_target),
+                         ("deregister_scalable_target", deregister_scalable_target),
+                         ("tag_resource", tag_resource), ("untag_resource", untag_resource),
+                         ("list_tags_for_resource", list_tags_for_resource)):
+        setattr(R, name, method)
+
+
+def cache_lookups() -> None:
+    """Compute once what moto's server recomputes for every request (see the top)."""
+    import functools
+
+    from moto import backends
+    from moto.core import responses
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    uncached = responses.method_names_from_class
+
+    @functools.cache
+    def method_names(clazz: object) -> tuple[str, ...]:
+        return tuple(uncached(clazz))
+
+    responses.method_names_from_class = method_names  # type: ignore[assignment]
+
+
+def main(argv: list[str]) -> None:
+    """moto.server's own command line, after the gaps are filled."""
+    import logging
+
+    from moto.server import main as moto_main
+
+    if "--no-request-log" in argv:
+        argv = [a for a in argv if a != "--no-request-log"]
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    fill_application_autoscaling()
+    cache_lookups()
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,109 @@
+"""The emulator's filled gaps behave as AWS documents them (controller/motoserver.py),
+through boto3 over HTTP like every other call: what the drivers rely on, nothing more."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from controller.emulator import free_port
+from tests.conftest import AwsEnv
+from tests.daemonproc import wait_for
+from tests.stacks import REPO
+
+CLUSTER, SERVICE = "c", "s"
+TARGET = {"ServiceNamespace": "ecs", "ResourceId": f"service/{CLUSTER}/{SERVICE}",
+          "ScalableDimension": "ecs:service:DesiredCount"}
+
+
+@pytest.fixture
+def aas(aws: AwsEnv) -> Any:
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    revision = ecs.register_task_definition(family="f", containerDefinitions=[
+        {"name": "a", "image": "a:1", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition=revision,
+                       desiredCount=1)
+    return aws.client("application-autoscaling")
+
+
+def test_tags_given_at_registration_are_kept_and_a_second_registration_leaves_them(
+        aas: Any) -> None:
+    arn = aas.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=2,
+                                       Tags={"team": "a"})["ScalableTargetARN"]
+    assert aas.register_scalable_target(**TARGET, MaxCapacity=3,
+                                        Tags={"team": "b"})["ScalableTargetARN"] == arn
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "a"}
+
+
+def test_tag_and_untag_act_on_the_targets_arn(aas: Any) -> None:
+    arn = aas.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=2,
+                                       Tags={"team": "a", "app": "x"})["ScalableTargetARN"]
+    aas.tag_resource(ResourceARN=arn, Tags={"app": "y", "env": "dev"})
+    aas.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"app": "y", "env": "dev"}
+
+
+def test_an_unknown_arn_is_resource_not_found(aas: Any) -> None:
+    arn = aas.register_scalable_target(**TARGET, MinCapacity=1,
+                                       MaxCapacity=2)["ScalableTargetARN"]
+    aas.deregister_scalable_target(**TARGET)
+    for call in (lambda: aas.list_tags_for_resource(ResourceARN=arn),
+                 lambda: aas.tag_resource(ResourceARN=arn, Tags={"a": "b"}),
+                 lambda: aas.untag_resource(ResourceARN=arn, TagKeys=["a"])):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_deregistering_deletes_the_targets_policies_and_their_alarms(
+        aas: Any, aws: AwsEnv) -> None:
+    aas.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=2)
+    aas.put_scaling_policy(PolicyName="cpu", **TARGET, PolicyType="TargetTrackingScaling",
+                           TargetTrackingScalingPolicyConfiguration={
+                               "TargetValue": 60.0, "PredefinedMetricSpecification": {
+                                   "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}})
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    aas.deregister_scalable_target(**TARGET)
+    assert aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"] == []
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
+def test_the_file_runs_alone_as_compose_runs_it(tmp_path: Path) -> None:
+    """docker/compose.yaml mounts the one file into the stock moto image: it must need
+    nothing but moto (isolated mode, from a folder without the controller)."""
+    alone = tmp_path / "motoserver.py"
+    shutil.copy(REPO / "controller" / "motoserver.py", alone)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-I", str(alone), "-H", "127.0.0.1",
+                             "-p", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url), 30, what="the server")
+        client = boto3.client("application-autoscaling", endpoint_url=url,
+                              region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")
+        with pytest.raises(ClientError) as err:
+            client.list_tags_for_resource(ResourceARN="arn:aws:application-autoscaling:"
+                                          "us-east-1:123456789012:scalable-target/none")
+        assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+        return True
+    except OSError:
+        return False
