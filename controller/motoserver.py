@@ -14,6 +14,11 @@ moto 5.2.5, Application Auto Scaling (measured in `tests/emulator/test_motoserve
 - DeregisterScalableTarget leaves the target's scaling policies behind; AWS deletes them
   with it.
 
+moto 5.2.5, RDS: a backup window and a maintenance window that only touch (03:00-04:00
+and sun:04:00-sun:05:00, the architecture document's values) are refused as
+overlapping; AWS accepts them (windows must not overlap; one may start when the other
+ends). Windows that really overlap are still refused, with moto's message.
+
 Two per-request costs of moto's server are also computed once (`cache_lookups`): which
 services it has (a directory listing of moto's package, under a lock every request
 waits for) and which actions a service's response class has (`inspect.getmembers`).
@@ -111,6 +116,36 @@ def fill_application_autoscaling() -> None:
         setattr(R, name, method)
 
 
+def _inside(window: str) -> str:
+    """An HH:MM-HH:MM window one minute shorter at each end: touching becomes apart,
+    overlapping stays overlapping."""
+    def shift(clock: str, minutes: int) -> str:
+        hours, mins = (int(part) for part in clock.split(":"))
+        total = (hours * 60 + mins + minutes) % (24 * 60)
+        return f"{total // 60:02d}:{total % 60:02d}"
+    start, end = window.split("-")
+    return f"{shift(start, 1)}-{shift(end, -1)}"
+
+
+def fill_rds_windows() -> None:
+    """Touching backup and maintenance windows are accepted, as AWS accepts them."""
+    from moto.rds import models
+
+    strict = models.valid_preferred_maintenance_window
+
+    def valid(maintenance_window: Any, backup_window: Any) -> str | None:
+        message = strict(maintenance_window, backup_window)
+        if message is None or "must not overlap" not in message or not backup_window:
+            return message
+        try:
+            inside = _inside(backup_window)
+        except ValueError:
+            return message
+        return strict(maintenance_window, inside)  # None when they only touched
+
+    models.valid_preferred_maintenance_window = valid
+
+
 def cache_lookups() -> None:
     """Compute once what moto's server recomputes for every request (see the top)."""
     import functools
@@ -139,6 +174,7 @@ def main(argv: list[str]) -> None:
         argv = [a for a in argv if a != "--no-request-log"]
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     fill_application_autoscaling()
+    fill_rds_windows()
     cache_lookups()
     moto_main(argv)
 

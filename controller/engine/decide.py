@@ -110,8 +110,10 @@ def _replace(node: Node, change: Change, immutable: list[str]) -> None:
     protect = node.doc.policy.protect
     if protect if protect is not None else node.driver.holds_data:
         change.refused = True
-        change.reason = (f"refused: replacing {node.doc.kind} would destroy its data ({cause});"
-                         " set policy.protect: false to allow it")
+        lost = node.driver.at_risk(node.live) if node.live is not None else None
+        change.reason = (f"refused: replacing {node.doc.kind} would destroy "
+                         f"{lost or 'its data'} ({cause}); set policy.protect: false to "
+                         "allow it")
         return
     node.replace_order = node.driver.replace_order(node.desired, node.live)
     if node.replace_order == "create_first":

@@ -86,8 +86,10 @@ def decide_orphans(orphans: list[Orphan], rules: PruneRules,
     deletable: list[Orphan] = []
     for orphan in orphans:
         if orphan.driver.holds_data:
-            warnings.append(Warning(orphan.id, "no longer in git, kept: it holds data, so it "
-                                               "is never pruned; delete it by hand if that is "
+            lost = orphan.driver.at_risk(orphan.live)
+            held = f"it holds data ({lost})" if lost else "it holds data"
+            warnings.append(Warning(orphan.id, f"no longer in git, kept: {held}, so it is "
+                                               "never pruned; delete it by hand if that is "
                                                "meant"))
         elif not rules.enabled:
             warnings.append(Warning(orphan.id, "no longer in git, kept: `prune: true` in "

@@ -187,6 +187,12 @@ class Driver(ABC):
         the new one first; else the old one goes first (a unique name forces it)."""
         return "delete_first"
 
+    def at_risk(self, live: Observed) -> str | None:
+        """What deleting `live` would lose, in a user's words, for a kind that holds data
+        ("the database iq-theory-db: 20 GiB and 7 days of backups"): a refused replace or a
+        kept orphan names it. Pure: from what observe or inventory read. None: "its data"."""
+        return None
+
     def plan_note(self, action: str, desired: Desired, live: Observed | None,
                   changed: list[str]) -> str | None:
         """What the change does in AWS, in this kind's words, when the fields alone do not

@@ -107,3 +107,22 @@ def _answers(url: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def _db(aws: AwsEnv, name: str, backup: str, maintenance: str) -> Any:
+    return aws.client("rds").create_db_instance(
+        DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20, MasterUsername="iq", MasterUserPassword="not-a-real-one-1",
+        PreferredBackupWindow=backup, PreferredMaintenanceWindow=maintenance)
+
+
+def test_backup_and_maintenance_windows_that_touch_are_accepted(aws: AwsEnv) -> None:
+    """The architecture document's windows: AWS accepts them; bare moto refuses them."""
+    db = _db(aws, "touching", "03:00-04:00", "sun:04:00-sun:05:00")["DBInstance"]
+    assert (db["PreferredBackupWindow"], db["PreferredMaintenanceWindow"]) == (
+        "03:00-04:00", "sun:04:00-sun:05:00")
+
+
+def test_windows_that_overlap_are_still_refused(aws: AwsEnv) -> None:
+    with pytest.raises(ClientError, match="must not overlap"):
+        _db(aws, "overlapping", "03:00-04:30", "sun:04:00-sun:05:00")

@@ -126,6 +126,23 @@ def test_a_data_kind_is_never_replaced(tmp_path: Path, kinds: Any, cloud: Cloud)
     assert "would destroy its data" in (change.reason or "")
 
 
+def test_what_a_data_kind_would_lose_is_named(tmp_path: Path, kinds: Any, cloud: Cloud) -> None:
+    """The driver says what is at risk: in the refused replace and the kept orphan."""
+    def at_risk(self: Any, live: Any) -> str:
+        return f"the queue {live.attrs['id']} and its {live.fields.get('size')} messages"
+
+    kinds["app.Queue"].at_risk = at_risk.__get__(kinds["app.Queue"])
+    assert not apply(run(tmp_path, kinds)).failed
+    p = run(tmp_path, kinds, DOCS.replace("{size: 60}", "{size: 60, zone: b}"))
+    change = next(c for c in p.changes.changes if c.id == "app.Queue/jobs")
+    assert change.refused and "would destroy the queue " in (change.reason or "")
+    assert "and its 60 messages (zone cannot change in place)" in (change.reason or "")
+    _orphans(cloud)
+    p = run(tmp_path, kinds, prune=True)
+    (kept,) = [w for w in p.changes.warnings if w.id == "app.Queue/old-jobs"]
+    assert "kept: it holds data (the queue " in kept.message
+
+
 def test_create_first_replace_moves_dependents_before_the_old_one_goes(
         tmp_path: Path, kinds: Any, cloud: Cloud) -> None:
     assert not apply(run(tmp_path, kinds)).failed
