@@ -17,7 +17,14 @@ moto 5.2.5, Application Auto Scaling (measured in `tests/emulator/test_motoserve
 moto 5.2.5, RDS: a backup window and a maintenance window that only touch (03:00-04:00
 and sun:04:00-sun:05:00, the architecture document's values) are refused as
 overlapping; AWS accepts them (windows must not overlap; one may start when the other
-ends). Windows that really overlap are still refused, with moto's message.
+ends). Windows that really overlap are still refused, with moto's message. And
+Performance Insights is dropped on create and modify: AWS answers
+PerformanceInsightsEnabled (with a retention of 7 days and the aws/rds key) once asked.
+An instance made again within the minute its namesake was deleted fails on the name of
+its first automated snapshot (`rds:<id>-<minute>`), which the deleted one's retained
+backups hold: AWS keeps retained backups apart, so the new instance is made.
+ModifyDBSubnetGroup removes the group it changes (it is popped and never put back); AWS
+changes it in place.
 
 Two per-request costs of moto's server are also computed once (`cache_lookups`): which
 services it has (a directory listing of moto's package, under a lock every request
@@ -146,6 +153,62 @@ def fill_rds_windows() -> None:
     models.valid_preferred_maintenance_window = valid
 
 
+def fill_rds_performance_insights() -> None:
+    """EnablePerformanceInsights on create and modify shows in DescribeDBInstances."""
+    from moto.rds.models import RDSBackend
+
+    create, modify = RDSBackend.create_db_instance, RDSBackend.modify_db_instance
+
+    def insights(database: Any, db_kwargs: dict[str, Any]) -> None:
+        enabled = db_kwargs.get("enable_performance_insights")
+        if enabled is None and not hasattr(database, "performance_insights_enabled"):
+            enabled = False
+        if enabled is None:
+            return
+        database.performance_insights_enabled = bool(enabled)
+        database.performance_insights_retention_period = (
+            int(db_kwargs.get("performance_insights_retention_period") or 7)
+            if enabled else None)
+        database.performance_insights_kms_key_id = (
+            db_kwargs.get("performance_insights_kms_key_id")
+            or f"arn:aws:kms:{database.region}:{database.account_id}:key/aws-rds"
+            if enabled else None)
+
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        database = create(self, db_kwargs)
+        insights(database, db_kwargs)
+        return database
+
+    def modify_db_instance(self: Any, db_instance_identifier: str,
+                           db_kwargs: dict[str, Any]) -> Any:
+        database = modify(self, db_instance_identifier, db_kwargs)
+        insights(database, db_kwargs)
+        return database
+
+    RDSBackend.create_db_instance = create_db_instance  # type: ignore[method-assign]
+    RDSBackend.modify_db_instance = modify_db_instance  # type: ignore[method-assign]
+
+    auto_snapshot = RDSBackend.create_auto_snapshot
+
+    def create_auto_snapshot(self: Any, db_instance_identifier: str,
+                             db_snapshot_identifier: str) -> Any:
+        if db_snapshot_identifier in self.database_snapshots:  # a retained backup's name
+            return self.database_snapshots[db_snapshot_identifier]
+        return auto_snapshot(self, db_instance_identifier, db_snapshot_identifier)
+
+    RDSBackend.create_auto_snapshot = create_auto_snapshot  # type: ignore[method-assign]
+
+    modify_group = RDSBackend.modify_db_subnet_group
+
+    def modify_db_subnet_group(self: Any, subnet_name: str, description: str,
+                               subnets: Any) -> Any:
+        group = modify_group(self, subnet_name, description, subnets)
+        self.subnet_groups[subnet_name] = group  # changed in place, still there
+        return group
+
+    RDSBackend.modify_db_subnet_group = modify_db_subnet_group  # type: ignore[method-assign]
+
+
 def cache_lookups() -> None:
     """Compute once what moto's server recomputes for every request (see the top)."""
     import functools
@@ -175,6 +238,7 @@ def main(argv: list[str]) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     fill_application_autoscaling()
     fill_rds_windows()
+    fill_rds_performance_insights()
     cache_lookups()
     moto_main(argv)
 

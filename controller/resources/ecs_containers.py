@@ -131,10 +131,20 @@ def _canonical_container(container: dict[str, Any], network_mode: str | None) ->
     for key in ("environment", "secrets"):
         if isinstance(out.get(key), list):
             out[key] = sorted(out[key], key=lambda e: str(e.get("name", "")))
+    if isinstance(out.get("environment"), list):
+        # ECS takes text only; a ref to a number (a database's port) is its text.
+        out["environment"] = [_as_text(e) for e in out["environment"]]
     if isinstance(out.get("portMappings"), list):
         ports = [_canonical_port(p, network_mode) for p in out["portMappings"]]
         out["portMappings"] = sorted(ports, key=_port_order)
     return out
+
+
+def _as_text(variable: Any) -> Any:
+    value = variable.get("value") if isinstance(variable, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {**variable, "value": str(value)}
+    return variable
 
 
 def _canonical_port(mapping: dict[str, Any], network_mode: str | None) -> dict[str, Any]:

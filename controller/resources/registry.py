@@ -30,6 +30,9 @@ from controller.resources.elbv2_loadbalancer import LoadBalancerDriver
 from controller.resources.elbv2_targetgroup import TargetGroupDriver
 from controller.resources.iam_role import RoleDriver
 from controller.resources.logs_loggroup import LogGroupDriver
+from controller.resources.rds_dbinstance import DBInstanceDriver
+from controller.resources.rds_dbparametergroup import DBParameterGroupDriver
+from controller.resources.rds_dbsubnetgroup import DBSubnetGroupDriver
 from controller.resources.secretsmanager_secret import SecretDriver
 from controller.resources.servicediscovery_privatednsnamespace import PrivateDnsNamespaceDriver
 from controller.resources.servicediscovery_service import ServiceDriver as DiscoveryServiceDriver
@@ -72,6 +75,9 @@ REGISTRY = Registry([
     LogGroupDriver(),
     RepositoryDriver(),
     SecretDriver(),
+    DBSubnetGroupDriver(),
+    DBParameterGroupDriver(),
+    DBInstanceDriver(),
     ClusterDriver(),
     TaskDefinitionDriver(),
     ServiceDriver(),

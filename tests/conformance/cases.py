@@ -383,6 +383,39 @@ CASES = {case.kind: case for case in [
         # two reads: by the declared names (observe), by the stack's tag (inventory)
         copy="iq-theory/worker-url", batch=("secrets-manager", "ListSecrets"), batch_reads=2),
     KindCases(
+        "rds.DBSubnetGroup", "iq-theory-db", [
+            Drift("db subnet group tag", "tags read by ARN (moto's ModifyDBSubnetGroup deletes "
+                  "the group: subnet drift is the driver's own test)",
+                  lambda a: a.client("rds").add_tags_to_resource(
+                      ResourceName=f"arn:aws:rds:{a.region}:{a.account}:subgrp:iq-theory-db",
+                      Tags=[{"Key": "env", "Value": "by-hand"}]),
+                  {"rds.DBSubnetGroup/iq-theory-db": "spec.tags.env"})],
+        copy="iq-theory-db-2", batch=("rds", "DescribeDBSubnetGroups")),
+    KindCases(
+        "rds.DBParameterGroup", "iq-theory-db", [
+            Drift("force_ssl off", "a declared parameter set by hand",
+                  lambda a: a.client("rds").modify_db_parameter_group(
+                      DBParameterGroupName="iq-theory-db", Parameters=[
+                          {"ParameterName": "rds.force_ssl", "ParameterValue": "0",
+                           "ApplyMethod": "immediate"}]),
+                  {"rds.DBParameterGroup/iq-theory-db": "spec.parameters[0].parameterValue"})],
+        copy="iq-theory-db-2", replace={"dbParameterGroupFamily": "postgres16"},
+        batch=("rds", "DescribeDBParameterGroups")),
+    KindCases(
+        "rds.DBInstance", "iq-theory-db", [
+            Drift("db backup retention", "a number changed by hand (ModifyDBInstance)",
+                  lambda a: a.client("rds").modify_db_instance(
+                      DBInstanceIdentifier="iq-theory-db", BackupRetentionPeriod=1,
+                      ApplyImmediately=True),
+                  {"rds.DBInstance/iq-theory-db": "spec.backupRetentionPeriod"})],
+        # prod turns deletion protection on: the copy must be deletable; it skips its final
+        # snapshot so repeated lifecycles never collide on a snapshot name
+        copy="iq-theory-db-2",
+        copy_edits={"deletionProtection": False, "skipFinalSnapshot": True,
+                    "finalDBSnapshotIdentifier": None},
+        replace={"dbName": "iqtheory2"},  # refused: the kind holds data
+        batch=("rds", "DescribeDBInstances")),
+    KindCases(
         "ecs.Cluster", CLUSTER, [
             Drift("cluster insights", "a cluster setting",
                   lambda a: a.client("ecs").update_cluster(

@@ -248,6 +248,11 @@ def _tags_by_hand(aws: AwsEnv, arn: str, *, set_: dict[str, str] | None = None,
             client.tag_resource(resourceArn=arn, tags=pairs)
         else:
             client.untag_resource(resourceArn=arn, tagKeys=remove)
+    elif service == "rds":
+        if set_:
+            client.add_tags_to_resource(ResourceName=arn, Tags=pairs)
+        else:
+            client.remove_tags_from_resource(ResourceName=arn, TagKeys=remove)
     elif service == "servicediscovery":
         if set_:
             client.tag_resource(ResourceARN=arn, Tags=pairs)

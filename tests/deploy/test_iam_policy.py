@@ -97,6 +97,12 @@ IMPLIED: dict[tuple[str, str], tuple[str, ...]] = {
     ("servicediscovery", "CreatePrivateDnsNamespace"): ("servicediscovery:TagResource",),
     ("servicediscovery", "CreateService"): ("servicediscovery:TagResource",),
     ("application-autoscaling", "RegisterScalableTarget"): ("application-autoscaling:TagResource",),
+    # RDS writes the tags sent at create, and makes the managed password's secret with
+    # the caller's permissions.
+    ("rds", "CreateDBInstance"): ("rds:AddTagsToResource", "secretsmanager:CreateSecret",
+                                  "secretsmanager:TagResource"),
+    ("rds", "CreateDBSubnetGroup"): ("rds:AddTagsToResource",),
+    ("rds", "CreateDBParameterGroup"): ("rds:AddTagsToResource",),
 }
 
 # Granted for what AWS answers and moto does not: the driver's path is tested by
@@ -593,6 +599,7 @@ REPLACES = [
 
 # The log group whose KMS key the round sets, then removes: in place, never a replace.
 IN_PLACE = "logs.LogGroup//ecs/iq-theory-frontend"
+DATABASE = "iq-theory-db"
 
 # Kinds with an immutable field, unprotected, that the round does not replace, and why.
 # Their delete is not granted.
@@ -607,7 +614,8 @@ NOT_REPLACED = {
     **dict.fromkeys(("acm.Certificate", "ec2.ElasticIp", "ec2.NatGateway", "ec2.RouteTable",
                      "ec2.VpcEndpoint", "elbv2.Listener", "elbv2.ListenerRule",
                      "elbv2.LoadBalancer", "elbv2.TargetGroup",
-                     "servicediscovery.PrivateDnsNamespace", "servicediscovery.Service"),
+                     "servicediscovery.PrivateDnsNamespace", "servicediscovery.Service",
+                     "rds.DBParameterGroup"),
                     "replaced in tests/conformance"),
     # A target's identity is its service: no other value of resourceId exists here (one
     # target per service). Their creates and deletes are measured by the apply from empty
@@ -652,10 +660,11 @@ def test_protected_kinds_are_never_deleted() -> None:
     not make a `protect: false` in git able to destroy one."""
     protected = {kind for kind, driver in REGISTRY.items() if driver.holds_data}
     assert protected == {"sqs.Queue", "ecr.Repository", "secretsmanager.Secret",
-                         "logs.LogGroup"}
+                         "logs.LogGroup", "rds.DBInstance"}
     policy = load_policy()
     for action in ("sqs:DeleteQueue", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
-                   "secretsmanager:DeleteSecret", "logs:DeleteLogGroup"):
+                   "secretsmanager:DeleteSecret", "logs:DeleteLogGroup",
+                   "rds:DeleteDBInstance"):
         assert not allows(policy, action), action
 
 
@@ -762,12 +771,20 @@ def prune_round(aws: AwsEnv, stack: Stack, gateway: AwsGateway) -> tuple[Stack,
     unprotected = apply(plan(stack, gateway))
     assert not unprotected.failed, [(c.id, c.error) for c in unprotected.failed]
     doomed = _owned_arns(aws)
-    kept = [doc for doc in stack.resources if REGISTRY[doc.kind].holds_data]
+    # The database is deleted by a person (the policy never lets the controller): what it
+    # stands on (its subnet and parameter groups, the VPC) can then go.
+    rds = aws.client("rds")
+    rds.modify_db_instance(DBInstanceIdentifier=DATABASE, DeletionProtection=False,
+                           ApplyImmediately=True)
+    rds.delete_db_instance(DBInstanceIdentifier=DATABASE, SkipFinalSnapshot=True)
+    kept = [doc for doc in stack.resources
+            if REGISTRY[doc.kind].holds_data and doc.kind != "rds.DBInstance"]
     pruned = dataclasses.replace(stack, resources=kept,
                                  config=stack.config.model_copy(update={"prune": True}))
     pending = plan(pruned, gateway, allow_prune=100)
     deletes = {c.id for c in pending.changes.changes if c.action == "delete"}
-    assert deletes == {doc.id for doc in stack.resources} - {doc.id for doc in kept}
+    assert deletes == {doc.id for doc in stack.resources} - {doc.id for doc in kept} - {
+        f"rds.DBInstance/{DATABASE}"}
     result = apply(pending)
     assert not result.failed, [(c.id, c.error) for c in result.failed]
     left = [arn for action, arn in _owned_arns(aws) if action.startswith("ec2:")]

@@ -126,3 +126,39 @@ def test_backup_and_maintenance_windows_that_touch_are_accepted(aws: AwsEnv) -> 
 def test_windows_that_overlap_are_still_refused(aws: AwsEnv) -> None:
     with pytest.raises(ClientError, match="must not overlap"):
         _db(aws, "overlapping", "03:00-04:30", "sun:04:00-sun:05:00")
+
+
+def test_performance_insights_is_kept_as_asked(aws: AwsEnv) -> None:
+    rds = aws.client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier="insights", Engine="postgres", DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20, MasterUsername="iq", MasterUserPassword="not-a-real-one-1",
+        EnablePerformanceInsights=True)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="insights")["DBInstances"]
+    assert (db["PerformanceInsightsEnabled"], db["PerformanceInsightsRetentionPeriod"]) == (
+        True, 7)
+    rds.modify_db_instance(DBInstanceIdentifier="insights", EnablePerformanceInsights=False,
+                           ApplyImmediately=True)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier="insights")["DBInstances"]
+    assert db["PerformanceInsightsEnabled"] is False
+
+
+def test_an_instance_made_again_within_the_minute_is_made(aws: AwsEnv) -> None:
+    rds = aws.client("rds")
+    for _ in range(2):
+        _db(aws, "again", "03:00-04:00", "sun:04:00-sun:05:00")
+        rds.delete_db_instance(DBInstanceIdentifier="again", SkipFinalSnapshot=True,
+                               DeleteAutomatedBackups=False)
+
+
+def test_a_db_subnet_group_is_changed_in_place(aws: AwsEnv) -> None:
+    ec2, rds = aws.client("ec2"), aws.client("rds")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24",
+                                 AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+               for n, z in ((1, "a"), (2, "b"), (3, "c"))]
+    rds.create_db_subnet_group(DBSubnetGroupName="g", DBSubnetGroupDescription="d",
+                               SubnetIds=subnets[:2])
+    rds.modify_db_subnet_group(DBSubnetGroupName="g", SubnetIds=subnets[1:])
+    (group,) = rds.describe_db_subnet_groups(DBSubnetGroupName="g")["DBSubnetGroups"]
+    assert sorted(s["SubnetIdentifier"] for s in group["Subnets"]) == sorted(subnets[1:])

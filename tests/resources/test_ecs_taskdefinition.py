@@ -346,3 +346,11 @@ def test_container_model_is_strict() -> None:
 def test_duplicate_container_names_are_refused() -> None:
     with pytest.raises(ValidationError, match="unique: api"):
         TaskDefinitionSpec.model_validate({"containerDefinitions": [api_container()] * 2})
+
+
+def test_a_number_from_a_ref_is_sent_as_text() -> None:
+    """`value: ${ref:rds.DBInstance/db.port}` resolves to 5432; ECS takes text only."""
+    spec = DRIVER.normalise({"cpu": "256", "memory": "512", "containerDefinitions": [
+        api_container(environment=[{"name": "DATABASE_PORT", "value": 5432}])]})
+    (container,) = spec["containerDefinitions"]
+    assert container["environment"] == [{"name": "DATABASE_PORT", "value": "5432"}]
