@@ -277,9 +277,9 @@ class DBInstanceDriver(Driver):
         `ready_before_use`: the rest of the stack does not wait for a database."""
         status = str(live.attrs.get("status") or "")
         if status in FAILED_STATUSES or status.startswith("incompatible-"):
-            return Readiness("failed", f"DB instance {status}", phase=status)
+            return Readiness("failed", f"DB instance {status}")
         if status and status not in USABLE_STATUSES:
-            return Readiness("progressing", f"DB instance {status}", phase=status)
+            return Readiness("progressing", f"DB instance {status}")
         waits = []
         if live.attrs.get("pending"):
             queued = ", ".join(f"{k} {v}" for k, v in sorted(live.attrs["pending"].items()))
@@ -290,7 +290,7 @@ class DBInstanceDriver(Driver):
                          "reboot")
         if status == "storage-optimization":
             waits.append("storage-optimization (usable meanwhile)")
-        return Readiness("ready", "; ".join(waits), phase=status or None)
+        return Readiness("ready", "; ".join(waits))
 
     def at_risk(self, live: Observed) -> str | None:
         attrs = live.attrs

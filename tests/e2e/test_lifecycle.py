@@ -107,8 +107,8 @@ def test_a_stack_built_by_another_tool_is_adopted_with_nothing_duplicated(
     applied = gitops("apply", desired / "prod", "--auto-approve")
     assert applied.code == 0, applied.out
     after = counts(prod_aws)
-    # Only what the other tool never made is new: the VPC endpoints' group.
-    assert after == {**before, "groups": before["groups"] + 1}, "adoption made a duplicate"
+    # Only what the other tool never made is new: the VPC endpoints' and database's groups.
+    assert after == {**before, "groups": before["groups"] + 2}, "adoption made a duplicate"
     tags = {t["Key"]: t["Value"] for t in ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Tags"]}
     assert tags["gitops:stack"] == "iq-theory-prod"
     assert tags["gitops:id"] == "ec2.Vpc/iq-theory-vpc"
