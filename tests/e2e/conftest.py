@@ -71,8 +71,25 @@ class Daemons:
 
 @pytest.fixture
 def daemons(repo: Path, proxy: FaultProxy, tmp_path: Path) -> Iterator[Daemons]:
+    """Daemons against an empty account: their first run applies the whole stack."""
     running = Daemons(repo, proxy, tmp_path / "cache")
     yield running
+    _stopped_without_the_token(running)
+
+
+@pytest.fixture
+def settled_daemons(repo: Path, applied_prod: AwsEnv, tmp_path: Path) -> Iterator[Daemons]:
+    """Daemons against the module's applied desired/prod (through a proxy of their own):
+    their first run is a plan with nothing to change. For tests of the daemon itself;
+    each leaves the stack converged (applied_prod's contract)."""
+    proxy = FaultProxy(applied_prod.server.url)
+    running = Daemons(repo, proxy, tmp_path / "cache")
+    yield running
+    _stopped_without_the_token(running)
+    proxy.stop()
+
+
+def _stopped_without_the_token(running: Daemons) -> None:
     running.stop_all()
     transcript = "".join(line for d in running.started for line in d.raw)
     assert TOKEN not in transcript, "the git token leaked into the daemon's output"

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.conftest import AwsEnv
 from tests.daemonproc import commit_edit, git, wait_for
-from tests.e2e.conftest import SECRET, STACK, TOKEN, Daemons, apply_prod, signed
+from tests.e2e.conftest import SECRET, STACK, TOKEN, Daemons, signed
 from tests.faultproxy import FaultProxy
 
 
@@ -43,9 +43,9 @@ def test_signed_webhook_rolls_out_an_image_change_without_waiting(
 
 
 def test_drift_is_reported_in_detect_mode_and_corrected_in_enforce_mode(
-        daemons: Daemons, prod_aws: AwsEnv, proxy: FaultProxy) -> None:
-    apply_prod(prod_aws)
-    logs = prod_aws.client("logs")
+        settled_daemons: Daemons, applied_prod: AwsEnv) -> None:
+    daemons, proxy = settled_daemons, settled_daemons.proxy
+    logs = applied_prod.client("logs")
     detect = daemons.start(GITOPS_MODE="detect", GITOPS_INTERVAL_SECONDS="1")
     labels = {"stack": STACK, "kind": "logs.LogGroup", "name": "/ecs/iq-theory-api"}
     wait_for(lambda: detect.metric("gitops_resource_drifted", **labels) == 0, 60,
@@ -155,8 +155,8 @@ def oversized_post(url: str, headers: dict[str, str]) -> int:
     return int(status_line.split()[1])
 
 
-def test_forged_or_malformed_webhooks_trigger_nothing(daemons: Daemons) -> None:
-    daemon = daemons.start()
+def test_forged_or_malformed_webhooks_trigger_nothing(settled_daemons: Daemons) -> None:
+    daemon = settled_daemons.start()
     wait_for(lambda: daemon.runs("success") >= 1, 60, what="the first run")
     body, headers = signed({"ref": "refs/heads/main"})
     forged = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
@@ -177,7 +177,9 @@ def test_forged_or_malformed_webhooks_trigger_nothing(daemons: Daemons) -> None:
     assert daemon.get("/readyz")[0] == 200
 
 
-def test_webhook_is_off_without_a_secret_and_can_listen_apart(daemons: Daemons) -> None:
+def test_webhook_is_off_without_a_secret_and_can_listen_apart(
+        settled_daemons: Daemons) -> None:
+    daemons = settled_daemons
     off = daemons.start(GITOPS_WEBHOOK_SECRET="")
     body, headers = signed({"ref": "refs/heads/main"})
     assert off.post(body, headers) == 404
@@ -243,12 +245,12 @@ def test_a_rolled_back_revision_is_not_redeployed(
                                    state="rolled_back") == 1, 30, what="rolled_back")
     updates, registered = proxy.count("UpdateService"), proxy.count("RegisterTaskDefinition")
     runs = daemon.runs("success")
-    wait_for(lambda: daemon.runs("success") >= runs + 2, 30, what="two more runs")
+    wait_for(lambda: daemon.runs("success") >= runs + 3, 30, what="three more runs")
     # ECS forgets the failed deployment after a while: the daemon still remembers.
     proxy.rewrites["DescribeServices"] = ecs_answer([
         deployment("ecs-svc/1000", "PRIMARY", 1, "COMPLETED", BREAKER)])
     runs = daemon.runs("success")
-    wait_for(lambda: daemon.runs("success") >= runs + 2, 30, what="two more runs")
+    wait_for(lambda: daemon.runs("success") >= runs + 3, 30, what="three more runs")
     assert proxy.count("UpdateService") == updates, "a rolled-back revision was redeployed"
     assert proxy.count("RegisterTaskDefinition") == registered
     assert daemon.metric("gitops_ecs_rollout_state", **labels, state="rolled_back") == 1
@@ -366,8 +368,8 @@ def test_a_taken_port_is_named_with_its_variable(tmp_path: Path) -> None:
             in result.stderr)
 
 
-def test_metrics_carry_no_created_series(daemons: Daemons) -> None:
-    daemon = daemons.start()
+def test_metrics_carry_no_created_series(settled_daemons: Daemons) -> None:
+    daemon = settled_daemons.start()
     wait_for(lambda: daemon.runs("success") >= 1, 60, what="the first run")
     _, exposed = daemon.get("/metrics")
     assert "gitops_reconcile_total{" in exposed
