@@ -11,6 +11,7 @@ throttled API is not hammered once per resource).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -43,7 +44,13 @@ class ByNames(Generic[T]):
     chunk: int
 
     def prime(self, ctx: RunContext, names: Iterable[str], scope: str = "") -> None:
-        """Read every name not read yet in this run, `chunk` at a time."""
+        """Read every name not read yet in this run, `chunk` at a time. One thread at a time
+        per kind and scope: two resources observed at once must not both ask an API the
+        other one just found failing (or read the same name twice)."""
+        with ctx.cached(self._key("\0lock", scope), threading.Lock):
+            self._prime(ctx, names, scope)
+
+    def _prime(self, ctx: RunContext, names: Iterable[str], scope: str) -> None:
         with ctx.lock:
             todo = sorted({n for n in names if self._key(n, scope) not in ctx.cache})
         for start in range(0, len(todo), self.chunk):

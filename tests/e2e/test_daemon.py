@@ -177,9 +177,7 @@ def test_forged_or_malformed_webhooks_trigger_nothing(settled_daemons: Daemons) 
     assert daemon.get("/readyz")[0] == 200
 
 
-def test_webhook_is_off_without_a_secret_and_can_listen_apart(
-        settled_daemons: Daemons) -> None:
-    daemons = settled_daemons
+def test_webhook_is_off_without_a_secret_and_can_listen_apart(daemons: Daemons) -> None:
     off = daemons.start(GITOPS_WEBHOOK_SECRET="")
     body, headers = signed({"ref": "refs/heads/main"})
     assert off.post(body, headers) == 404
