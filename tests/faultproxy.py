@@ -62,7 +62,9 @@ class FaultProxy:
                     proxy.calls.append(Call(op, time.monotonic(), body))
                 time.sleep(proxy.delays.get(op, 0.0))
                 headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length", "connection")}
+                           if k.lower() not in ("host", "content-length", "connection", "expect")}
+                # urllib would call a body without a type a form (S3 sends XML untyped)
+                headers.setdefault("Content-Type", "")
                 req = urllib.request.Request(proxy.upstream + self.path, data=body or None,
                                              headers=headers, method=self.command)
                 try:

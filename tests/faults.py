@@ -38,15 +38,12 @@ class Throttle:
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse:
         self.sent += 1
-        if "X-Amz-Target" in request.headers:
-            body = json.dumps({"__type": self.code, "message": "Rate exceeded"})
-            content_type = "application/x-amz-json-1.1"
-        else:
-            body = (f"<Response><Errors><Error><Code>{self.code}</Code><Message>Rate exceeded"
-                    "</Message></Error></Errors><RequestID>throttled</RequestID></Response>")
-            content_type = "text/xml"
+        content_type, body = error_body(request, self.event.split(".")[1], self.code,
+                                        "Rate exceeded")
         headers = HTTPHeaders()
         headers["Content-Type"] = content_type
+        if content_type == CBOR:
+            headers["smithy-protocol"] = "rpc-v2-cbor"
         return AWSResponse(request.url, 400, headers, _Raw(body))
 
     def ctx(self, aws: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> RunContext:
@@ -55,9 +52,49 @@ class Throttle:
         return RunContext(aws.gateway(self.hooks()), TEST_STACK)
 
 
+CBOR = "application/cbor"
+
+
+def error_body(request: Any, service: str, code: str, message: str) -> tuple[str, bytes]:
+    """AWS's error answer in the protocol the request speaks: Smithy RPC v2 CBOR
+    (CloudWatch's), JSON (an X-Amz-Target or a REST JSON service such as Lambda), S3 and
+    CloudFront's REST XML, or the query protocol's XML."""
+    if request.headers.get("smithy-protocol") in ("rpc-v2-cbor", b"rpc-v2-cbor"):
+        return CBOR, _cbor_text_map({"__type": code, "message": message})
+    if "X-Amz-Target" in request.headers:
+        return "application/x-amz-json-1.1", json.dumps(
+            {"__type": code, "message": message}).encode()
+    if service in REST_JSON:
+        return "application/json", json.dumps({"__type": code, "message": message}).encode()
+    error = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    if service == "s3":
+        return "application/xml", f"{error[:-8]}<RequestId>throttled</RequestId></Error>".encode()
+    if service in REST_XML:
+        return "text/xml", (f"<ErrorResponse>{error}<RequestId>throttled</RequestId>"
+                            "</ErrorResponse>").encode()
+    return "text/xml", (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}"
+                        "</Message></Error></Errors><RequestID>throttled</RequestID>"
+                        "</Response>").encode()
+
+
+REST_XML = ("cloudfront", "route53")  # besides S3, whose error is the document's root
+REST_JSON = ("lambda", "apigateway")
+
+
+def _cbor_text_map(pairs: dict[str, str]) -> bytes:
+    """A CBOR map of short text strings (RFC 8949: major types 5 and 3)."""
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        assert len(raw) < 256
+        return (bytes([0x60 + len(raw)]) if len(raw) < 24 else bytes([0x78, len(raw)])) + raw
+
+    assert len(pairs) < 24
+    return bytes([0xA0 + len(pairs)]) + b"".join(text(k) + text(v) for k, v in pairs.items())
+
+
 class _Raw:
-    def __init__(self, body: str) -> None:
-        self.body = body.encode()
+    def __init__(self, body: bytes) -> None:
+        self.body = body
 
     def stream(self, **_: Any) -> Iterator[bytes]:
         yield self.body

@@ -23,6 +23,7 @@ from controller.resources.elbv2_common import (
     Item,
     Named,
     NamedDriver,
+    arn_suffix,
     attribute_list,
     declared_attributes,
     normalise_attributes,
@@ -65,7 +66,7 @@ class LoadBalancerDriver(NamedDriver):
     kind = "elbv2.LoadBalancer"
     name_rule = ELB_NAME
     spec_model = LoadBalancerSpec
-    attributes = ("arn", "dnsName", "canonicalHostedZoneId", "name")
+    attributes = ("arn", "dnsName", "canonicalHostedZoneId", "name", "arnSuffix")
     immutable = frozenset({"scheme", "type"})
     references = ("ec2.Subnet", "ec2.SecurityGroup")
 
@@ -165,7 +166,10 @@ class LoadBalancerDriver(NamedDriver):
 
 def _attrs(item: Item) -> dict[str, Any]:
     state = item.get("State") or {}
-    return {"arn": item["LoadBalancerArn"], "dnsName": item.get("DNSName"),
+    arn = item["LoadBalancerArn"]
+    return {"arn": arn, "dnsName": item.get("DNSName"),
+            # CloudWatch's LoadBalancer dimension: `app/NAME/ID`, the ARN's tail
+            "arnSuffix": arn_suffix(arn).removeprefix("loadbalancer/"),
             "canonicalHostedZoneId": item.get("CanonicalHostedZoneId"),
             "name": item["LoadBalancerName"], "state": state.get("Code"),
             "stateReason": state.get("Reason")}

@@ -74,7 +74,8 @@ class RoleDriver(Driver):
     attributes = ("arn", "name")
     immutable = frozenset({"path"})
     # what inline policies grant access to (desired/base: the app's secrets, the jobs queue)
-    references = ("logs.LogGroup", "secretsmanager.Secret", "sqs.Queue", "rds.DBInstance")
+    references = ("logs.LogGroup", "secretsmanager.Secret", "sqs.Queue", "rds.DBInstance",
+                  "s3.Bucket")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)

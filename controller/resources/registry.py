@@ -12,6 +12,7 @@ from controller.resources.acm_certificate import CertificateDriver
 from controller.resources.applicationautoscaling_scalabletarget import ScalableTargetDriver
 from controller.resources.applicationautoscaling_scalingpolicy import ScalingPolicyDriver
 from controller.resources.base import Driver
+from controller.resources.cloudwatch_metricalarm import MetricAlarmDriver
 from controller.resources.ec2_elasticip import ElasticIpDriver
 from controller.resources.ec2_internetgateway import InternetGatewayDriver
 from controller.resources.ec2_natgateway import NatGatewayDriver
@@ -33,9 +34,12 @@ from controller.resources.logs_loggroup import LogGroupDriver
 from controller.resources.rds_dbinstance import DBInstanceDriver
 from controller.resources.rds_dbparametergroup import DBParameterGroupDriver
 from controller.resources.rds_dbsubnetgroup import DBSubnetGroupDriver
+from controller.resources.s3_bucket import BucketDriver
 from controller.resources.secretsmanager_secret import SecretDriver
 from controller.resources.servicediscovery_privatednsnamespace import PrivateDnsNamespaceDriver
 from controller.resources.servicediscovery_service import ServiceDriver as DiscoveryServiceDriver
+from controller.resources.sns_subscription import SubscriptionDriver
+from controller.resources.sns_topic import TopicDriver
 from controller.resources.sqs_queue import QueueDriver
 
 
@@ -84,4 +88,8 @@ REGISTRY = Registry([
     ScalableTargetDriver(),
     ScalingPolicyDriver(),
     QueueDriver(),
+    BucketDriver(),
+    TopicDriver(),
+    SubscriptionDriver(),
+    MetricAlarmDriver(),
 ])

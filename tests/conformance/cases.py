@@ -70,6 +70,30 @@ def _queue_url(aws: AwsEnv, name: str) -> str:
     return str(aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
 
 
+ASSETS = "iq-theory-assets-prod"
+
+
+def _topic_arn(aws: AwsEnv) -> str:
+    return f"arn:aws:sns:us-east-1:{aws.account}:iq-theory-alarms"
+
+
+def _filter_by_hand(aws: AwsEnv) -> None:
+    sns = aws.client("sns")
+    entry = sns.list_subscriptions_by_topic(TopicArn=_topic_arn(aws))["Subscriptions"][0]
+    sns.set_subscription_attributes(SubscriptionArn=entry["SubscriptionArn"],
+                                    AttributeName="FilterPolicy",
+                                    AttributeValue='{"severity": ["page"]}')
+
+
+def _threshold_by_hand(aws: AwsEnv) -> None:
+    cloudwatch = aws.client("cloudwatch")
+    alarm = cloudwatch.describe_alarms(AlarmNames=["iq-theory-db-cpu"])["MetricAlarms"][0]
+    keep = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+            "MetricName", "Namespace", "Statistic", "Dimensions", "Period",
+            "EvaluationPeriods", "ComparisonOperator", "TreatMissingData")
+    cloudwatch.put_metric_alarm(**{k: alarm[k] for k in keep if k in alarm}, Threshold=95.0)
+
+
 def _vpc_id(aws: AwsEnv) -> str:
     vpcs = aws.client("ec2").describe_vpcs(
         Filters=[{"Name": "tag:gitops:id", "Values": ["ec2.Vpc/iq-theory-vpc"]}])["Vpcs"]
@@ -501,6 +525,49 @@ CASES = {case.kind: case for case in [
         copy="iq-theory-events", replace={"fifoQueue": True},
         # no batch read: one per queue, each failing on its own
         batch=("sqs", "GetQueueAttributes"), batch_reads=2),
+    KindCases(
+        "s3.Bucket", "iq-theory-assets", [
+            Drift("bucket versioning", "versioning suspended by hand",
+                  lambda a: a.client("s3").put_bucket_versioning(
+                      Bucket=ASSETS, VersioningConfiguration={"Status": "Suspended"}),
+                  {"s3.Bucket/iq-theory-assets": "spec.versioningConfiguration.status"}),
+            Drift("bucket public access", "one public-access flag turned off",
+                  lambda a: a.client("s3").put_public_access_block(
+                      Bucket=ASSETS, PublicAccessBlockConfiguration={
+                          "BlockPublicAcls": True, "IgnorePublicAcls": True,
+                          "BlockPublicPolicy": False, "RestrictPublicBuckets": True}),
+                  {"s3.Bucket/iq-theory-assets":
+                   "spec.publicAccessBlockConfiguration.blockPublicPolicy"})],
+        # AWS refuses a policy naming another bucket's ARN: the copy has none
+        copy="iq-theory-assets-2", copy_edits={"bucket": "iq-theory-assets-2-prod",
+                                               "policy": None},
+        replace={"bucket": "iq-theory-assets-3-prod"},  # refused: the kind holds data
+        batch=("s3", "ListBuckets")),
+    KindCases(
+        "sns.Topic", "iq-theory-alarms", [
+            Drift("topic display name", "an SNS attribute set by hand",
+                  lambda a: a.client("sns").set_topic_attributes(
+                      TopicArn=_topic_arn(a), AttributeName="DisplayName",
+                      AttributeValue="someone else"),
+                  {"sns.Topic/iq-theory-alarms": "spec.displayName"})],
+        copy="iq-theory-alarms-2",
+        no_replace="a FIFO topic's name ends in .fifo: another name, never the same topic",
+        batch=("sns", "ListTopics")),
+    KindCases(
+        "sns.Subscription", "iq-theory-alarms-email", [
+            Drift("subscription filter", "a filter policy set by hand drops alarms",
+                  _filter_by_hand,
+                  {"sns.Subscription/iq-theory-alarms-email": "spec.filterPolicy"})],
+        copy="iq-theory-alarms-email-2", copy_edits={"endpoint": "oncall@iq-theory.example"},
+        replace={"endpoint": "pager@iq-theory.example"},
+        batch=("sns", "ListSubscriptionsByTopic")),
+    KindCases(
+        "cloudwatch.MetricAlarm", "iq-theory-db-cpu", [
+            Drift("alarm threshold", "the threshold raised by hand (PutMetricAlarm)",
+                  _threshold_by_hand,
+                  {"cloudwatch.MetricAlarm/iq-theory-db-cpu": "spec.threshold"})],
+        copy="iq-theory-db-cpu-2",
+        batch=("cloudwatch", "DescribeAlarms")),
 ]}
 
 DRIFTS = [drift for case in CASES.values() for drift in case.drifts]

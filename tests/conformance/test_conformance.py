@@ -31,6 +31,7 @@ from controller.model import Observed
 from controller.render.text import text
 from controller.resources.base import RunContext
 from controller.resources.registry import REGISTRY
+from controller.resources.sns_subscription import marker_key
 from controller.spec.loader import load_stack
 from controller.spec.stack import ResourceDoc, Stack
 from controller.spec.substitution import Ref, find_refs
@@ -263,6 +264,22 @@ def _tags_by_hand(aws: AwsEnv, arn: str, *, set_: dict[str, str] | None = None,
             client.tag_resource(SecretId=arn, Tags=pairs)
         else:
             client.untag_resource(SecretId=arn, TagKeys=remove)
+    elif service == "s3":  # PutBucketTagging replaces the whole set
+        name = resource
+        current = {t["Key"]: t["Value"]
+                   for t in client.get_bucket_tagging(Bucket=name)["TagSet"]}
+        current = {k: v for k, v in {**current, **(set_ or {})}.items()
+                   if k not in (remove or [])}
+        client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
+            {"Key": k, "Value": v} for k, v in current.items()]})
+    elif service == "sns" and resource.count(":") == 1:  # a subscription: its topic's marker
+        _subscription_marker_by_hand(aws, arn, set_, remove)
+    elif service in ("sns", "cloudwatch"):  # one service spells it ResourceArn
+        key = "ResourceArn" if service == "sns" else "ResourceARN"
+        if set_:
+            client.tag_resource(**{key: arn}, Tags=pairs)
+        else:
+            client.untag_resource(**{key: arn}, TagKeys=remove)
     else:  # logs, and what AWS's tagging API writes for any service
         tagging = aws.client("resourcegroupstaggingapi")
         if set_:
@@ -270,6 +287,23 @@ def _tags_by_hand(aws: AwsEnv, arn: str, *, set_: dict[str, str] | None = None,
         else:
             failed = tagging.untag_resources(ResourceARNList=[arn], TagKeys=remove or [])
         assert not failed["FailedResourcesMap"], failed["FailedResourcesMap"]
+
+
+def _subscription_marker_by_hand(aws: AwsEnv, arn: str, set_: dict[str, str] | None,
+                                 remove: list[str] | None) -> None:
+    """SNS cannot tag a subscription: its owner is a marker tag on its topic
+    (`<stack>/<name>`), which another tool removes or gives to another stack."""
+    sns = aws.client("sns")
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    topic = attributes["TopicArn"]
+    key = marker_key(attributes["Protocol"], attributes["Endpoint"])
+    tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=topic)["Tags"]}
+    if remove:
+        sns.untag_resource(ResourceArn=topic, TagKeys=[key])
+    elif set_ and STACK_KEY in set_:
+        name = tags[key].split("/", 1)[1]
+        sns.tag_resource(ResourceArn=topic,
+                         Tags=[{"Key": key, "Value": f"{set_[STACK_KEY]}/{name}"}])
 
 
 def _closure(stack: Stack, rid: str) -> Stack:

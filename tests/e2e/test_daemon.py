@@ -122,9 +122,10 @@ def test_a_resource_leaving_git_is_an_orphan_until_pruned(
     kept = [d for d in docs if "kind: ecs.Service\nname: iq-theory-frontend" not in d]
     assert len(kept) == len(docs) - 1
     ecs_yaml.write_text("\n---\n".join(kept))
-    scaling_yaml = repo / "desired/base/autoscaling.yaml"  # what autoscales it goes too
-    docs = scaling_yaml.read_text().split("\n---\n")
-    scaling_yaml.write_text("\n---\n".join(d for d in docs if "iq-theory-frontend" not in d))
+    for watching in ("autoscaling.yaml", "alarms.yaml"):  # what scales or watches it goes too
+        path = repo / "desired/base" / watching
+        docs = path.read_text().split("\n---\n")
+        path.write_text("\n---\n".join(d for d in docs if "iq-theory-frontend" not in d))
     git(repo, "commit", "-qam", "stop managing the frontend service")
     wait_for(lambda: daemon.metric("gitops_resource_drifted", **labels) is None, 30,
              what="the series to disappear")
@@ -135,7 +136,8 @@ def test_a_resource_leaving_git_is_an_orphan_until_pruned(
              what="the orphan gauge")
     assert proxy.count("DeleteService") == 0
     assert daemon.metric("gitops_orphaned_resources", stack=STACK, kind="ecs.Cluster") == 0
-    commit_edit(repo, "desired/prod/stack.yaml", "includes:", "prune: true\nincludes:",
+    commit_edit(repo, "desired/prod/stack.yaml", "includes:",
+                "prune: true\npruneLimit: 6\nincludes:",
                 "prune what git no longer declares")
     wait_for(lambda: daemon.metric("gitops_orphaned_resources", **orphans) == 0, 30,
              what="the orphan pruned")

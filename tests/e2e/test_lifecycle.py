@@ -131,7 +131,11 @@ def test_a_resource_removed_from_git_is_an_orphan_then_pruned_in_dependency_orde
     drop_documents(desired / "base" / "logs.yaml", "/ecs/iq-theory-frontend")
     drop_documents(desired / "base" / "autoscaling.yaml", "iq-theory-frontend",
                    "iq-theory-frontend-cpu", "iq-theory-frontend-memory")
-    orphans = {"ecs.Service/iq-theory-frontend", "ecs.TaskDefinition/iq-theory-frontend",
+    drop_documents(desired / "base" / "alarms.yaml", "iq-theory-frontend-cpu",
+                   "iq-theory-frontend-memory")
+    orphans = {"cloudwatch.MetricAlarm/iq-theory-frontend-cpu",
+               "cloudwatch.MetricAlarm/iq-theory-frontend-memory",
+               "ecs.Service/iq-theory-frontend", "ecs.TaskDefinition/iq-theory-frontend",
                "iam.Role/iq-theory-frontend-task",
                "applicationautoscaling.ScalableTarget/iq-theory-frontend",
                "applicationautoscaling.ScalingPolicy/iq-theory-frontend-cpu",
@@ -147,20 +151,21 @@ def test_a_resource_removed_from_git_is_an_orphan_then_pruned_in_dependency_orde
 
     # Over the limit: nothing is deleted, and the plan says how to lift it.
     config = stack / "stack.yaml"
-    config.write_text(config.read_text() + "prune: true\npruneLimit: 5\n")
+    config.write_text(config.read_text() + "prune: true\npruneLimit: 7\n")
     code, report = plan_json(gitops, stack)
     assert actions(report, "delete") == orphans
-    assert all(c["reason"].startswith("held: 6 resources to prune") for c in report["changes"]
+    assert all(c["reason"].startswith("held: 8 resources to prune") for c in report["changes"]
                if c["action"] == "delete")
     recorder.calls.clear()
     result = gitops("apply", stack, "--auto-approve")
-    assert "--allow-prune 6" in result.out + result.err
+    assert "--allow-prune 8" in result.out + result.err
     assert not [op for _, op in recorder.writes if op.startswith(("Delete", "Deregister"))]
 
     # Lifted for one apply: deleted, dependents first; the log group (data) is kept.
     recorder.calls.clear()
-    assert gitops("apply", stack, "--auto-approve", "--allow-prune", "6").code == 0
+    assert gitops("apply", stack, "--auto-approve", "--allow-prune", "8").code == 0
     deletes = [op for _, op in recorder.writes if op.startswith(("Delete", "Deregister"))]
+    assert deletes.index("DeleteAlarms") < deletes.index("DeleteService"), deletes
     assert deletes.index("DeleteScalingPolicy") < deletes.index("DeregisterScalableTarget") \
         < deletes.index("DeleteService") < deletes.index("DeregisterTaskDefinition") \
         < deletes.index("DeleteRole"), deletes

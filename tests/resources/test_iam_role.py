@@ -281,7 +281,7 @@ def test_normalise_canonical_forms() -> None:
 def test_identity_and_references() -> None:
     assert DRIVER.identity == "name"
     assert set(DRIVER.references) == {"logs.LogGroup", "secretsmanager.Secret", "sqs.Queue",
-                                      "rds.DBInstance"}
+                                      "rds.DBInstance", "s3.Bucket"}
 
 
 def test_observe_reports_every_tag_alone_and_batched(aws: AwsEnv) -> None:

@@ -71,8 +71,9 @@ DESIRED_CASES = [
     Case("the file that does not parse is the root cause: the refs into it wait for it",
          [("base/queues.yaml", "visibilityTimeout: 60", "visibilityTimeout: [60")],
          [f"{QUEUES}:19: invalid YAML: expected ',' or ']', but got ':' (while parsing a flow "
-          "sequence started at line 18) (2 refs elsewhere name sqs.Queue/iq-theory-jobs, which "
-          "this file may define: they are checked once it reads)"]),
+          "sequence started at line 18) (3 refs elsewhere name sqs.Queue/iq-theory-jobs and "
+          "sqs.Queue/iq-theory-jobs-dlq, which this file may define: they are checked once "
+          "it reads)"]),
     Case("two broken files each take the refs to what they define, and only those",
          [("base/queues.yaml", "visibilityTimeout: 60", "visibilityTimeout: [60"),
           ("base/ecr.yaml", "policy: {protect: true}\n---", "policy: {protect: true\n---")],
@@ -81,8 +82,9 @@ DESIRED_CASES = [
           "ecr.Repository/iq-theory-api and ecr.Repository/iq-theory-frontend, which this file "
           "may define: they are checked once it reads)",
           f"{QUEUES}:19: invalid YAML: expected ',' or ']', but got ':' (while parsing a flow "
-          "sequence started at line 18) (2 refs elsewhere name sqs.Queue/iq-theory-jobs, which "
-          "this file may define: they are checked once it reads)"]),
+          "sequence started at line 18) (3 refs elsewhere name sqs.Queue/iq-theory-jobs and "
+          "sqs.Queue/iq-theory-jobs-dlq, which this file may define: they are checked once "
+          "it reads)"]),
     Case("YAML reads 222222222222 as a number: quoting it is the fix, and the account is shown",
          [("prod/stack.yaml", 'account: "222222222222"', "account: 222222222222")],
          [f'{PROD}:6: account: a number where text is expected: quote it ("222222222222")']),
