@@ -20,7 +20,7 @@ from dataclasses import dataclass
 # The AWS managed policies the stack and its tests attach: the only ones the emulator
 # builds (all 1,582 cost a third of a second per reset; controller/motoserver.py).
 MANAGED_POLICIES = ("AmazonECSTaskExecutionRolePolicy", "ReadOnlyAccess",
-                    "AWSLambdaSQSQueueExecutionRolePolicy")
+                    "AWSLambdaSQSQueueExecutionRole")
 
 
 class EmulatorUnavailable(RuntimeError):

@@ -1,7 +1,8 @@
 """The kind-agnostic envelope: what every layer says about a resource, whatever its kind.
 
 A resource as git wants it (`Desired`), as AWS has it (`Observed`), how ready it
-is (`Readiness`), its `Policy`, values only known after apply (`Unknown`), and
+is (`Readiness`), its `Policy`, values only known after apply (`Unknown`), a folder
+of the repository read for a spec (`Folder`), a hash shown short (`Digest`), and
 the few field types every kind's spec shares (`Tags`, `NameRule`). The spec
 loader and the engine speak these; only `resources/` knows a kind's AWS calls,
 and reaches the rest of the controller through `Kind` (what validation needs)
@@ -10,6 +11,7 @@ and the driver contract in `resources/base.py`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +53,51 @@ class ExactMap(dict[str, Any]):
     defaults); user maps such as `tags` are different, since a tag added by
     hand is a change a user wants to see.
     """
+
+
+class Folder(str):
+    """A folder of the repository as a spec value: the path as written, and its files
+    (posix path inside the folder -> bytes) as the loader read them.
+
+    A str so that plans, JSON, logs and hashes of a spec show the path, never the bytes;
+    the files travel with it from the loader to the driver that packages them (a
+    function's code), through ref resolution, which keeps it as the same object. Only
+    the loader makes one with files, through the stack's confined, bounded reads
+    (`Driver.folders` names the spec fields it reads).
+    """
+
+    files: Mapping[str, bytes]
+
+    def __new__(cls, path: str, files: Mapping[str, bytes] | None = None) -> Folder:
+        made = super().__new__(cls, path)
+        made.files = dict(files or {})  # copy and pickle pass only the path, then the files
+        return made
+
+    @property
+    def fingerprint(self) -> str:
+        """A SHA-256 of the path and every file (names and bytes, in order): what a
+        comparison of specs as text needs, since the str alone is the path."""
+        sha = hashlib.sha256(self.encode())
+        for name in sorted(self.files):
+            data = self.files[name]
+            sha.update(f"\0{name}\0{len(data)}\0".encode())
+            sha.update(data)
+        return sha.hexdigest()
+
+
+class Digest(str):
+    """A content hash (a code package's SHA-256): compared and written whole, shown short.
+
+    Plans show its first characters (`q1w2e3r4...`): enough to tell two versions apart,
+    and nothing of what was hashed. JSON keeps it whole: it is what AWS reports.
+    """
+
+    __slots__ = ()
+    SHOWN = 8
+
+    @property
+    def short(self) -> str:
+        return f"{self[:self.SHOWN]}..." if len(self) > self.SHOWN else str(self)
 
 
 @dataclass(frozen=True)
@@ -240,6 +287,9 @@ class Kind(Protocol):
 
     @property
     def identity(self) -> str: ...
+
+    @property
+    def folders(self) -> tuple[str, ...]: ...
 
     def lint(self, doc: Declared, stack: Mapping[str, Declared]) -> list[Finding]: ...
 

@@ -28,6 +28,7 @@ from controller import metrics
 from controller.engine.changeset import Change
 from controller.engine.observe import Node
 from controller.engine.reconcile import Plan
+from controller.model import Folder
 
 log = structlog.get_logger("controller.engine.holds")
 
@@ -36,9 +37,22 @@ Key = tuple[str, str]  # (stack, resource id)
 
 
 def digest(value: Any) -> str:
-    """A stable fingerprint of what git asks for, as one short string."""
-    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    """A stable fingerprint of what git asks for, as one short string: a folder a spec
+    names counts with its files (a changed file is a change in git)."""
+    text = json.dumps(_folders_whole(value), sort_keys=True, default=str,
+                      separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _folders_whole(value: Any) -> Any:
+    """`value` with each `Folder` (a str: its path) as its path and its files' fingerprint."""
+    if isinstance(value, Folder):
+        return f"{value}#{value.fingerprint}"
+    if isinstance(value, dict):
+        return {k: _folders_whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_folders_whole(v) for v in value]
+    return value
 
 
 def git_state(node: Node, nodes: Mapping[str, Node]) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from controller.model import ExactMap, Unknown
+from controller.model import Digest, ExactMap, Unknown
 
 # Keys that name an element of a list, in the order they are tried.
 IDENTITY_KEYS = ("name", "Sid", "PolicyName", "containerName", "Key", "key")
@@ -53,9 +53,11 @@ class Line:
 
 def value_text(value: Any) -> str:
     """A value as JSON, except that a value known only after apply reads as that phrase,
-    unquoted, wherever it is."""
+    unquoted, wherever it is, and a hash (`Digest`) as its first characters."""
     if isinstance(value, Unknown):
         return str(value)
+    if isinstance(value, Digest):
+        return value.short
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(str(k))}: {value_text(v)}"
                                for k, v in value.items() if v is not None) + "}"

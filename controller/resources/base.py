@@ -123,6 +123,10 @@ class Driver(ABC):
     # AWS refuses to use the resource before it is ready (a certificate not yet issued):
     # what references it waits for readiness, not only for its attributes
     ready_before_use: ClassVar[bool] = False
+    # spec fields (dotted paths, e.g. ("code.path",)) that name a folder of the repository,
+    # relative to the YAML file's folder: the loader reads each whole, within the stack's
+    # limits, and hands it to the driver as a `Folder` (the path, carrying its files)
+    folders: ClassVar[tuple[str, ...]] = ()
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Put the desired spec in the same canonical form `observe` returns. Pure."""

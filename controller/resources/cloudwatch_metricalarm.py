@@ -134,7 +134,8 @@ class MetricAlarmDriver(Driver):
                          "1-200 letters, digits, spaces and _.:/=+@-")
     attributes = ("arn", "name")
     references = ("sns.Topic", "elbv2.LoadBalancer", "elbv2.TargetGroup", "ecs.Cluster",
-                  "ecs.Service", "sqs.Queue", "rds.DBInstance")
+                  "ecs.Service", "sqs.Queue", "rds.DBInstance", "elasticache.ReplicationGroup",
+                  "lambda.Function", "cloudfront.Distribution")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)

@@ -134,7 +134,8 @@ class TaskDefinitionDriver(Driver):
     # roles, image repositories, secrets (valueFrom), log groups (awslogs-group) and queue
     # URLs (environment) of its containers
     references = ("iam.Role", "ecr.Repository", "secretsmanager.Secret", "logs.LogGroup",
-                  "sqs.Queue", "rds.DBInstance", "s3.Bucket")
+                  "sqs.Queue", "rds.DBInstance", "s3.Bucket", "elasticache.ReplicationGroup",
+                  "cloudfront.Distribution")
 
     def normalise(self, spec: dict[str, Any]) -> dict[str, Any]:
         out = dict(spec)

@@ -12,6 +12,8 @@ from controller.resources.acm_certificate import CertificateDriver
 from controller.resources.applicationautoscaling_scalabletarget import ScalableTargetDriver
 from controller.resources.applicationautoscaling_scalingpolicy import ScalingPolicyDriver
 from controller.resources.base import Driver
+from controller.resources.cloudfront_distribution import DistributionDriver
+from controller.resources.cloudfront_originaccesscontrol import OriginAccessControlDriver
 from controller.resources.cloudwatch_metricalarm import MetricAlarmDriver
 from controller.resources.ec2_elasticip import ElasticIpDriver
 from controller.resources.ec2_internetgateway import InternetGatewayDriver
@@ -25,11 +27,15 @@ from controller.resources.ecr_repository import RepositoryDriver
 from controller.resources.ecs_cluster import ClusterDriver
 from controller.resources.ecs_service import ServiceDriver
 from controller.resources.ecs_taskdefinition import TaskDefinitionDriver
+from controller.resources.elasticache_cachesubnetgroup import CacheSubnetGroupDriver
+from controller.resources.elasticache_replicationgroup import ReplicationGroupDriver
 from controller.resources.elbv2_listener import ListenerDriver
 from controller.resources.elbv2_listenerrule import ListenerRuleDriver
 from controller.resources.elbv2_loadbalancer import LoadBalancerDriver
 from controller.resources.elbv2_targetgroup import TargetGroupDriver
 from controller.resources.iam_role import RoleDriver
+from controller.resources.lambda_eventsourcemapping import EventSourceMappingDriver
+from controller.resources.lambda_function import FunctionDriver
 from controller.resources.logs_loggroup import LogGroupDriver
 from controller.resources.rds_dbinstance import DBInstanceDriver
 from controller.resources.rds_dbparametergroup import DBParameterGroupDriver
@@ -89,6 +95,12 @@ REGISTRY = Registry([
     ScalingPolicyDriver(),
     QueueDriver(),
     BucketDriver(),
+    OriginAccessControlDriver(),
+    DistributionDriver(),
+    CacheSubnetGroupDriver(),
+    ReplicationGroupDriver(),
+    FunctionDriver(),
+    EventSourceMappingDriver(),
     TopicDriver(),
     SubscriptionDriver(),
     MetricAlarmDriver(),

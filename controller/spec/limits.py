@@ -13,9 +13,12 @@ from __future__ import annotations
 MAX_FILE_BYTES = 1024 * 1024
 # All files of a stack together, stack.yaml and includes with them.
 MAX_STACK_BYTES = 8 * 1024 * 1024
-# YAML files in a stack, and entries listed in one of its folders.
+# Files in a stack (its YAML, and the files and folders of the folders its specs name),
+# and entries listed in one of its folders.
 MAX_FILES = 1000
 MAX_FOLDER_ENTRIES = 10_000
+# Nesting of a folder a spec names (a function's code): each level is one more listing.
+MAX_FOLDER_DEPTH = 16
 # Folders a stack.yaml may include.
 MAX_INCLUDES = 20
 # YAML values (mapping, sequence or scalar nodes) in a stack once aliases are expanded:

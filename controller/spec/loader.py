@@ -1,8 +1,9 @@
 """Load a stack folder into a validated `Stack`, reporting every error at once.
 
 The pipeline: stack.yaml -> included folders -> YAML documents -> envelope
-check -> values -> per-kind spec model -> names -> refs (dangling, attribute,
-cycles) -> each kind's checks across the stack (`Driver.lint`). Each step adds
+check -> values -> per-kind spec model -> names -> the folders specs name (a
+function's code, `Kind.folders`) -> refs (dangling, attribute, cycles) -> each
+kind's checks across the stack (`Driver.lint`). Each step adds
 `Issue`s instead of stopping, so a user fixes everything in one pass; root
 causes come first (`issues.Rank`), and a ref that a file not read may explain
 is folded into that file's issue rather than reported on its own (`refs`).
@@ -10,6 +11,9 @@ is folded into that file's issue rather than reported on its own (`refs`).
 Files come through a `StackFiles` (a confined folder, or a commit's objects)
 and every read is bounded (`limits`): sizes are checked from the listing
 before a byte is read, and YAML is parsed within one node budget per stack.
+Only `.yaml`/`.yml` files at the top of each stack folder are documents; other
+files (a function's handler.py) and subfolders are read only when a spec names
+their folder, whole, as a `Folder` value in that spec (`folders`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from controller.spec.files import (
     inside_root,
     local_stack,
 )
+from controller.spec.folders import Budget, read_folders
 from controller.spec.issues import Issue, Rank, ValidationFailed
 from controller.spec.model_errors import Where, field_path, model_issues
 from controller.spec.refs import Invalid, Unread, add_notes, check_refs
@@ -380,14 +385,25 @@ def _validated(model: type[BaseModel], raw: Any, where: Where,
         return None
 
 
+@dataclass
+class _Parsed:
+    """The stack's valid resources in order, each one's document and the root-relative
+    path of its file (where its folders are found from), and what did not validate."""
+
+    resources: list[ResourceDoc]
+    docs_by_id: dict[str, YamlDoc]
+    origins: dict[str, str]
+    invalid: Invalid
+
+
 def _resources(reading: _Reading, listed: list[tuple[str, int]], texts: dict[str, str],
-               config: StackConfig, kinds: Kinds
-               ) -> tuple[list[ResourceDoc], dict[str, YamlDoc], Invalid]:
+               config: StackConfig, kinds: Kinds) -> _Parsed:
     """Every valid resource of the stack's files in order, its document, and what was
     written but did not validate."""
     issues = reading.issues
     resources: list[ResourceDoc] = []
     docs_by_id: dict[str, YamlDoc] = {}
+    origins: dict[str, str] = {}
     invalid_ids: set[str] = set()
     unknown_kinds: set[str] = set()
     for path, _ in listed:
@@ -408,17 +424,22 @@ def _resources(reading: _Reading, listed: list[tuple[str, int]], texts: dict[str
                                     f"{first.file}:{first.line}", res.id))
                 continue
             docs_by_id[res.id] = doc
+            origins[res.id] = path
             resources.append(res)
-    return resources, docs_by_id, Invalid(frozenset(invalid_ids), frozenset(unknown_kinds))
+    return _Parsed(resources, docs_by_id, origins,
+                   Invalid(frozenset(invalid_ids), frozenset(unknown_kinds)))
 
 
 def lint(resources: list[ResourceDoc], docs_by_id: dict[str, YamlDoc], kinds: Kinds,
-         issues: list[Issue]) -> None:
-    """Each kind's own checks against the rest of the stack (`Driver.lint`)."""
+         issues: list[Issue], skip: set[str] | None = None) -> None:
+    """Each kind's own checks against the rest of the stack (`Driver.lint`); not of the
+    resources in `skip` (a folder not read: its issue already says why)."""
     declared = {r.id: Declared(r.kind, r.name, r.spec,
                                {path: ref.target for path, ref in whole_refs(r.spec).items()})
                 for r in resources}
     for res in resources:
+        if skip and res.id in skip:
+            continue
         doc = docs_by_id[res.id]
         for finding in kinds[res.kind].lint(declared[res.id], declared):
             issues.append(Issue(res.file, doc.line_of(finding.path), finding.message, res.id,
@@ -443,10 +464,15 @@ def load_stack_files(files: StackFiles, folder: str, kinds: Kinds,
     folders = _folders(reading, folder, config, config_doc)
     listed = _resource_files(reading, folders, config, config_doc)
     texts = reading.texts(listed)
-    resources, docs_by_id, invalid = _resources(reading, listed, texts, config, kinds)
-    check_refs(resources, docs_by_id, kinds, reading.issues, invalid, reading.unread)
-    lint(resources, docs_by_id, kinds, reading.issues)
+    parsed = _resources(reading, listed, texts, config, kinds)
+    budget = Budget(reading.stack_bytes, len(listed))
+    unread_folders = read_folders(reading.files, parsed.resources, parsed.docs_by_id,
+                                  parsed.origins, kinds, budget, reading.issues)
+    reading.stack_bytes = budget.bytes
+    check_refs(parsed.resources, parsed.docs_by_id, kinds, reading.issues, parsed.invalid,
+               reading.unread)
+    lint(parsed.resources, parsed.docs_by_id, kinds, reading.issues, unread_folders)
     add_notes(reading.issues, reading.unread)
     if reading.issues:
         raise ValidationFailed(reading.issues, stack=config.name)
-    return Stack(config, resources, revision, source or files.display(folder), kinds)
+    return Stack(config, parsed.resources, revision, source or files.display(folder), kinds)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from controller.model import Unknown
+from controller.model import Folder, Unknown
 from controller.spec.suggest import closest
 
 # What users write: `$${` (a literal `${`), `${...}` (a substitution), or an unclosed `${`.
@@ -55,12 +55,15 @@ Path = tuple[str | int, ...]
 
 
 def _strings(value: Any, path: Path, on_string: Callable[[str, Path], Any]) -> Any:
-    """Rebuild `value` with `on_string` applied to every string (dict keys stay as written)."""
+    """Rebuild `value` with `on_string` applied to every string (dict keys stay as written).
+
+    A string with no `$`, and a `Folder` (a final value the loader read, never template
+    text), is kept as the very same object: the folder's files survive every step."""
     if isinstance(value, dict):
         return {k: _strings(v, (*path, k), on_string) for k, v in value.items()}
     if isinstance(value, list):
         return [_strings(v, (*path, i), on_string) for i, v in enumerate(value)]
-    if isinstance(value, str) and "$" in value:
+    if isinstance(value, str) and "$" in value and not isinstance(value, Folder):
         return on_string(value, path)
     return value
 
@@ -181,7 +184,8 @@ def whole_refs(value: Any) -> dict[Path, Ref]:
 
 def resolve_refs(value: Any, lookup: Callable[[Ref], Any]) -> Any:
     """Template form -> final values: `${ref:...}` replaced by `lookup(ref)` (which may be
-    UNKNOWN), every `$$` by `$`. A ref that is a whole string keeps the attribute's type."""
+    UNKNOWN), every `$$` by `$`. A ref that is a whole string keeps the attribute's type;
+    a `Folder` passes through as the same object (see `_strings`)."""
 
     def ref_value(token: str, path: Path) -> Any:
         match = REF.match(token)

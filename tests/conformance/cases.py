@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.resources.lambda_function import bundle
 from tests.conftest import AwsEnv
 
 CLUSTER = "iq-theory-cluster"
@@ -92,6 +93,39 @@ def _threshold_by_hand(aws: AwsEnv) -> None:
             "MetricName", "Namespace", "Statistic", "Dimensions", "Period",
             "EvaluationPeriods", "ComparisonOperator", "TreatMissingData")
     cloudwatch.put_metric_alarm(**{k: alarm[k] for k in keep if k in alarm}, Threshold=95.0)
+
+
+CDN = "cloudfront.Distribution/iq-theory-cdn"
+
+
+def _cdn_by_hand(aws: AwsEnv, change: Callable[[dict[str, Any]], Any]) -> None:
+    """Another tool edits the distribution's config, sent back whole with its ETag."""
+    cloudfront = aws.client("cloudfront")
+    for item in cloudfront.list_distributions()["DistributionList"].get("Items") or []:
+        tags = cloudfront.list_tags_for_resource(Resource=item["ARN"])["Tags"]
+        if {"Key": "gitops:id", "Value": "cloudfront.Distribution/iq-theory-cdn"} in \
+                (tags.get("Items") or []):
+            answer = cloudfront.get_distribution_config(Id=item["Id"])
+            change(answer["DistributionConfig"])
+            cloudfront.update_distribution(Id=item["Id"], IfMatch=answer["ETag"],
+                                           DistributionConfig=answer["DistributionConfig"])
+
+
+def _oac_by_hand(aws: AwsEnv, name: str, **config: Any) -> None:
+    cloudfront = aws.client("cloudfront")
+    oac_id = next(i["Id"] for i in cloudfront.list_origin_access_controls()[
+        "OriginAccessControlList"]["Items"] if i["Name"] == name)
+    answer = cloudfront.get_origin_access_control(Id=oac_id)
+    cloudfront.update_origin_access_control(Id=oac_id, IfMatch=answer["ETag"],
+                                            OriginAccessControlConfig={
+        **answer["OriginAccessControl"]["OriginAccessControlConfig"], **config})
+
+
+def _mapping_uuid(aws: AwsEnv) -> str:
+    """The jobs queue's mapping (moto's listing ignores FunctionName: filtered here)."""
+    mappings = aws.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    return str(next(m["UUID"] for m in mappings
+                    if m["EventSourceArn"].endswith(":iq-theory-jobs")))
 
 
 def _vpc_id(aws: AwsEnv) -> str:
@@ -568,6 +602,72 @@ CASES = {case.kind: case for case in [
                   {"cloudwatch.MetricAlarm/iq-theory-db-cpu": "spec.threshold"})],
         copy="iq-theory-db-cpu-2",
         batch=("cloudwatch", "DescribeAlarms")),
+    KindCases(
+        "cloudfront.OriginAccessControl", "iq-theory-assets", [
+            Drift("oac signing off", "the whole config sent back with its ETag",
+                  lambda a: _oac_by_hand(a, "iq-theory-assets", SigningBehavior="never"),
+                  {"cloudfront.OriginAccessControl/iq-theory-assets": "spec.signingBehavior"})],
+        copy="iq-theory-assets-2", batch=("cloudfront", "ListOriginAccessControls")),
+    KindCases(
+        "cloudfront.Distribution", "iq-theory-cdn", [
+            Drift("cdn api cached", "a behaviour matched by its path pattern",
+                  lambda a: _cdn_by_hand(a, lambda c: next(
+                      b for b in c["CacheBehaviors"]["Items"] if b["PathPattern"] == "/api/*"
+                  ).update(CachePolicyId="658327ea-f89d-4fab-a63d-7e88639e58f6")),
+                  {CDN: "spec.cacheBehaviors[1].cachePolicyId"}),
+            Drift("cdn assets unsigned", "the origin access control detached",
+                  lambda a: _cdn_by_hand(a, lambda c: next(
+                      o for o in c["Origins"]["Items"] if o["Id"] == "assets"
+                  ).update(OriginAccessControlId="")),
+                  {CDN: "spec.origins[1].originAccessControlId"})],
+        # an alias belongs to one distribution in all of CloudFront
+        copy="iq-theory-cdn-2",
+        copy_edits={"aliases": None, "viewerCertificate": None, "comment": "a second CDN"},
+        batch=("cloudfront", "ListDistributions")),
+    KindCases(
+        "elasticache.CacheSubnetGroup", "iq-theory-cache", [
+            Drift("cache subnet group subnets", "a subnet taken out by hand",
+                  lambda a: a.client("elasticache").modify_cache_subnet_group(
+                      CacheSubnetGroupName="iq-theory-cache", SubnetIds=[_tagged(
+                          a, "subnet", "SubnetId", "ec2.Subnet/iq-theory-private-a")]),
+                  {"elasticache.CacheSubnetGroup/iq-theory-cache": "spec.subnetIds"})],
+        copy="iq-theory-cache-2", batch=("elasticache", "DescribeCacheSubnetGroups")),
+    KindCases(
+        "elasticache.ReplicationGroup", "iq-theory-cache", [
+            Drift("cache snapshot retention", "a number changed by hand",
+                  lambda a: a.client("elasticache").modify_replication_group(
+                      ReplicationGroupId="iq-theory-cache", SnapshotRetentionLimit=1,
+                      ApplyImmediately=True),
+                  {"elasticache.ReplicationGroup/iq-theory-cache":
+                   "spec.snapshotRetentionLimit"})],
+        # the copy must not write a new token into the sample's secret
+        copy="iq-theory-cache-2", copy_edits={"authTokenSecret": None,
+                                              "transitEncryptionEnabled": False},
+        replace={"port": 6380},  # refused: the kind holds data
+        batch=("elasticache", "DescribeReplicationGroups")),
+    KindCases(
+        "lambda.Function", "iq-theory-jobs-worker", [
+            Drift("function timeout", "a configuration scalar",
+                  lambda a: a.client("lambda").update_function_configuration(
+                      FunctionName="iq-theory-jobs-worker", Timeout=5),
+                  {"lambda.Function/iq-theory-jobs-worker": "spec.timeout"}),
+            Drift("code uploaded by hand", "other bytes: Lambda's CodeSha256 moves",
+                  lambda a: a.client("lambda").update_function_code(
+                      FunctionName="iq-theory-jobs-worker",
+                      ZipFile=bundle({"handler.py": b"def handler(e, c): return {}\n"})),
+                  {"lambda.Function/iq-theory-jobs-worker": "spec.code.sha256"})],
+        copy="iq-theory-jobs-worker-2",
+        batch=("lambda", "ListFunctions")),
+    KindCases(
+        "lambda.EventSourceMapping", "iq-theory-jobs-worker", [
+            Drift("mapping batch size", "a number changed by hand",
+                  lambda a: a.client("lambda").update_event_source_mapping(
+                      UUID=_mapping_uuid(a), BatchSize=5),
+                  {"lambda.EventSourceMapping/iq-theory-jobs-worker": "spec.batchSize"})],
+        copy="iq-theory-jobs-dlq-worker",
+        copy_edits={"eventSourceArn": "${ref:sqs.Queue/iq-theory-jobs-dlq.arn}"},
+        replace={"eventSourceArn": "${ref:sqs.Queue/iq-theory-jobs.arn}"},
+        batch=("lambda", "ListEventSourceMappings")),
 ]}
 
 DRIFTS = [drift for case in CASES.values() for drift in case.drifts]

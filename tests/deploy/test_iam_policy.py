@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from prometheus_client import REGISTRY as METRICS
 
@@ -37,6 +38,7 @@ from controller.spec.loader import load_stack
 from controller.spec.stack import Stack
 from tests.conformance.cases import (
     _IGW,
+    CDN,
     CLUSTER,
     DELETIONS,
     DRIFTS,
@@ -109,6 +111,10 @@ IMPLIED: dict[tuple[str, str], tuple[str, ...]] = {
     ("sns", "CreateTopic"): ("sns:TagResource",),
     ("cloudwatch", "PutMetricAlarm"): ("cloudwatch:TagResource",),
     ("cloudfront", "CreateDistributionWithTags"): ("cloudfront:TagResource",),
+    ("elasticache", "CreateCacheSubnetGroup"): ("elasticache:AddTagsToResource",),
+    ("elasticache", "CreateReplicationGroup"): ("elasticache:AddTagsToResource",),
+    ("lambda", "CreateFunction"): ("lambda:TagResource", "iam:PassRole"),
+    ("lambda", "CreateEventSourceMapping"): ("lambda:TagResource",),
 }
 
 # Granted for what AWS answers and moto does not: the driver's path is tested by
@@ -146,6 +152,9 @@ UNSCOPABLE = {
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:DescribeScalingPolicies",
     "s3:ListAllMyBuckets", "sns:ListTopics",
+    "cloudfront:ListDistributions", "cloudfront:ListOriginAccessControls",
+    "lambda:ListFunctions", "lambda:ListEventSourceMappings",
+    "lambda:CreateEventSourceMapping",
 }
 
 
@@ -283,7 +292,7 @@ def test_every_star_resource_is_unscopable_and_explained() -> None:
             assert "#" in line, f"{path.name}:{n}: explain this '*' resource in a comment"
 
 
-def test_pass_role_only_for_the_stacks_roles_to_ecs_tasks() -> None:
+def test_pass_role_only_for_the_stacks_roles_to_ecs_tasks_and_lambda() -> None:
     policy = load_policy()
     granting = [s for s in statements(policy)
                 if any(action_matches(p, "iam:PassRole") for p in _listed(s["Action"]))]
@@ -291,13 +300,20 @@ def test_pass_role_only_for_the_stacks_roles_to_ecs_tasks() -> None:
     for s in granting:
         assert _listed(s["Resource"]) == STACK_ROLES, s["Sid"]
         assert s["Condition"] == {
-            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}, s["Sid"]
+            "StringEquals": {"iam:PassedToService": ["ecs-tasks.amazonaws.com",
+                                                     "lambda.amazonaws.com"]}}, s["Sid"]
 
 
 def test_never_reads_or_writes_secret_values_nor_creates_credentials() -> None:
     policy = load_policy()
-    for action in ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
-                   "iam:CreateUser", "iam:CreateAccessKey", "iam:CreatePolicyVersion",
+    # The one value it writes is the cache's AUTH token, which it generates: no other.
+    for secret in ("iq-theory/database-url", "iq-theory/jwt-secret", "rds!db-1", "other"):
+        arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{secret}-AbCdEf"
+        assert not allows_on(policy, "secretsmanager:PutSecretValue", arn), secret
+    token = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:iq-theory/redis-auth-AbCdEf"
+    assert allows_on(policy, "secretsmanager:PutSecretValue", token)
+    for action in ("secretsmanager:GetSecretValue", "iam:CreateUser", "iam:CreateAccessKey",
+                   "iam:CreatePolicyVersion",
                    "iam:PutUserPolicy", "sts:AssumeRole"):
         assert not allows(policy, action), action
 
@@ -363,6 +379,21 @@ def _active_revision(aws: AwsEnv, family: str) -> str:
                ["taskDefinition"]["taskDefinitionArn"])
 
 
+def _distribution_arn(aws: AwsEnv) -> str:
+    cloudfront = aws.client("cloudfront")
+    (item,) = cloudfront.list_distributions()["DistributionList"]["Items"]
+    return str(item["ARN"])
+
+
+def _cache_replica_removed(aws: AwsEnv) -> None:
+    elasticache = aws.client("elasticache")
+    elasticache.modify_replication_group(
+        ReplicationGroupId="iq-theory-cache", AutomaticFailoverEnabled=False,
+        MultiAZEnabled=False, ApplyImmediately=True)
+    elasticache.decrease_replica_count(ReplicationGroupId="iq-theory-cache",
+                                       NewReplicaCount=0, ApplyImmediately=True)
+
+
 def _tag(key: str = "owner", value: str = "someone") -> list[dict[str, str]]:
     return [{"Key": key, "Value": value}]
 
@@ -413,6 +444,28 @@ MORE_DRIFTS = [
           lambda a: a.client("iam").update_role(
               RoleName="iq-theory-api-task", Description="edited by hand"),
           {"iam.Role/iq-theory-api-task": "spec.description"}),
+    Drift("cdn tag added", "CloudFront tag removal",
+          lambda a: a.client("cloudfront").tag_resource(
+              Resource=_distribution_arn(a), Tags={"Items": _tag()}),
+          {CDN: "spec.tags"}),
+    Drift("cache tag added", "ElastiCache tag removal",
+          lambda a: a.client("elasticache").add_tags_to_resource(
+              ResourceName=f"arn:aws:elasticache:us-east-1:{a.account}:replicationgroup:"
+                           "iq-theory-cache", Tags=_tag()),
+          {"elasticache.ReplicationGroup/iq-theory-cache": "spec.tags"}),
+    Drift("cache replica added", "a replica too many removed (DecreaseReplicaCount)",
+          lambda a: a.client("elasticache").increase_replica_count(
+              ReplicationGroupId="iq-theory-cache", NewReplicaCount=2, ApplyImmediately=True),
+          {"elasticache.ReplicationGroup/iq-theory-cache": "spec.numCacheClusters"}),
+    Drift("cache replica removed", "failover off and its replica gone: the replica comes back "
+          "first (IncreaseReplicaCount), then failover",
+          _cache_replica_removed,
+          {"elasticache.ReplicationGroup/iq-theory-cache": "spec.numCacheClusters"}),
+    Drift("function tag added", "Lambda tag removal",
+          lambda a: a.client("lambda").tag_resource(
+              Resource=f"arn:aws:lambda:us-east-1:{a.account}:function:iq-theory-jobs-worker",
+              Tags={"owner": "someone"}),
+          {"lambda.Function/iq-theory-jobs-worker": "spec.tags"}),
     Drift("alarm tag added", "CloudWatch tag removal",
           lambda a: a.client("cloudwatch").tag_resource(
               ResourceARN=f"arn:aws:cloudwatch:us-east-1:{a.account}:alarm:iq-theory-db-cpu",
@@ -629,6 +682,7 @@ REPLACES = [
 # The log group whose KMS key the round sets, then removes: in place, never a replace.
 IN_PLACE = "logs.LogGroup//ecs/iq-theory-frontend"
 DATABASE = "iq-theory-db"
+CACHE = "iq-theory-cache"
 
 # Kinds with an immutable field, unprotected, that the round does not replace, and why.
 # Their delete is not granted.
@@ -652,6 +706,7 @@ NOT_REPLACED = {
     # A FIFO topic's name ends in .fifo: another name, so no topic changes its fifoTopic.
     "sns.Topic": "fifoTopic comes with another name",
     "sns.Subscription": "replaced in tests/conformance",
+    "lambda.EventSourceMapping": "replaced in tests/conformance",
     **dict.fromkeys(("applicationautoscaling.ScalableTarget",
                      "applicationautoscaling.ScalingPolicy"), "one target per service"),
 }
@@ -692,11 +747,13 @@ def test_protected_kinds_are_never_deleted() -> None:
     not make a `protect: false` in git able to destroy one."""
     protected = {kind for kind, driver in REGISTRY.items() if driver.holds_data}
     assert protected == {"sqs.Queue", "ecr.Repository", "secretsmanager.Secret",
-                         "logs.LogGroup", "rds.DBInstance", "s3.Bucket"}
+                         "logs.LogGroup", "rds.DBInstance", "s3.Bucket",
+                         "elasticache.ReplicationGroup"}
     policy = load_policy()
     for action in ("sqs:DeleteQueue", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
                    "secretsmanager:DeleteSecret", "logs:DeleteLogGroup",
-                   "rds:DeleteDBInstance", "s3:DeleteBucket", "s3:DeleteObject",
+                   "rds:DeleteDBInstance", "s3:DeleteBucket",
+                   "elasticache:DeleteReplicationGroup", "s3:DeleteObject",
                    "s3:DeleteObjectVersion"):
         assert not allows(policy, action), action
 
@@ -810,14 +867,16 @@ def prune_round(aws: AwsEnv, stack: Stack, gateway: AwsGateway) -> tuple[Stack,
     rds.modify_db_instance(DBInstanceIdentifier=DATABASE, DeletionProtection=False,
                            ApplyImmediately=True)
     rds.delete_db_instance(DBInstanceIdentifier=DATABASE, SkipFinalSnapshot=True)
+    # So is the cache (the same rule): its subnet group and security group can then go.
+    aws.client("elasticache").delete_replication_group(ReplicationGroupId=CACHE)
+    by_hand = {f"rds.DBInstance/{DATABASE}", f"elasticache.ReplicationGroup/{CACHE}"}
     kept = [doc for doc in stack.resources
-            if REGISTRY[doc.kind].holds_data and doc.kind != "rds.DBInstance"]
+            if REGISTRY[doc.kind].holds_data and doc.id not in by_hand]
     pruned = dataclasses.replace(stack, resources=kept,
                                  config=stack.config.model_copy(update={"prune": True}))
     pending = plan(pruned, gateway, allow_prune=100)
     deletes = {c.id for c in pending.changes.changes if c.action == "delete"}
-    assert deletes == {doc.id for doc in stack.resources} - {doc.id for doc in kept} - {
-        f"rds.DBInstance/{DATABASE}"}
+    assert deletes == {doc.id for doc in stack.resources} - {doc.id for doc in kept} - by_hand
     result = apply(pending)
     assert not result.failed, [(c.id, c.error) for c in result.failed]
     left = [arn for action, arn in _owned_arns(aws) if action.startswith("ec2:")]
@@ -875,6 +934,7 @@ def needed_actions(calls: Counter[tuple[str, str]]) -> dict[str, list[str]]:
     return needed
 
 
+@pytest.mark.slow  # the whole stack's lifecycle in one account: every call it can make
 def test_policy_allows_exactly_what_the_controller_calls(prod_aws: AwsEnv) -> None:
     calls, reached = measure(prod_aws)
     needed = needed_actions(calls)

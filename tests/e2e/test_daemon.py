@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import AwsEnv
 from tests.daemonproc import commit_edit, git, wait_for
 from tests.e2e.conftest import SECRET, STACK, TOKEN, Daemons, signed
@@ -83,7 +85,7 @@ def test_invalid_commit_applies_nothing_and_keeps_the_revision_across_a_restart(
              what="the good revision in force")
     # One commit changes the image and breaks a queue: nothing of it may be applied.
     (repo / "desired/base/queues.yaml").write_text(
-        (repo / "desired/base/queues.yaml").read_text().replace("visibilityTimeout: 60",
+        (repo / "desired/base/queues.yaml").read_text().replace("visibilityTimeout: 360",
                                                                 "visibilityTimeout: soon"))
     bad = commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.4.2"',
                       'api_image_tag: "6.6.6"', "broken")
@@ -226,6 +228,7 @@ def deployment(did: str, status: str, revision: int, state: str, reason: str = "
             "rolloutState": state, "rolloutStateReason": reason}
 
 
+@pytest.mark.slow  # half a minute of daemon runs; tests/e2e/test_rollouts.py holds in-process
 def test_a_rolled_back_revision_is_not_redeployed(
         daemons: Daemons, repo: Path, proxy: FaultProxy, prod_aws: AwsEnv) -> None:
     daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
@@ -341,8 +344,8 @@ def test_a_token_written_into_the_repository_url_is_never_printed(daemons: Daemo
 
 def test_the_stack_is_named_the_same_in_every_line_and_failed_runs_log_as_errors(
         daemons: Daemons, repo: Path) -> None:
-    commit_edit(repo, "desired/base/queues.yaml", "visibilityTimeout: 60",
-                "visibilityTimout: 60", "a typo")
+    commit_edit(repo, "desired/base/queues.yaml", "visibilityTimeout: 360",
+                "visibilityTimout: 360", "a typo")
     daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
     wait_for(lambda: daemon.runs("invalid") >= 2, 30, what="two invalid runs")
     assert daemon.terminate()[0] == 0

@@ -107,8 +107,10 @@ def test_a_stack_built_by_another_tool_is_adopted_with_nothing_duplicated(
     applied = gitops("apply", desired / "prod", "--auto-approve")
     assert applied.code == 0, applied.out
     after = counts(prod_aws)
-    # Only what the other tool never made is new: the VPC endpoints' and database's groups.
-    assert after == {**before, "groups": before["groups"] + 2}, "adoption made a duplicate"
+    # Only what the other tool never made is new: the VPC endpoints', database's and
+    # cache's groups, and the jobs worker's role.
+    assert after == {**before, "groups": before["groups"] + 3, "roles": before["roles"] + 1}, \
+        "adoption made a duplicate"
     tags = {t["Key"]: t["Value"] for t in ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Tags"]}
     assert tags["gitops:stack"] == "iq-theory-prod"
     assert tags["gitops:id"] == "ec2.Vpc/iq-theory-vpc"

@@ -78,7 +78,7 @@ def test_an_apply_with_a_failure_says_so_and_exits_1(
         monkeypatch: pytest.MonkeyPatch) -> None:
     stack = edited(tmp_path, "messageRetentionPeriod: 1209600   # 14 days",
                    "messageRetentionPeriod: 1209000", file="base/queues.yaml")
-    for old, new in (("visibilityTimeout: 60", "visibilityTimeout: 90"),
+    for old, new in (("visibilityTimeout: 360", "visibilityTimeout: 390"),
                      ("containerInsights: enabled", "containerInsights: disabled")):
         for name in ("queues.yaml", "ecs.yaml"):
             path = stack.parent / "base" / name

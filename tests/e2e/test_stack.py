@@ -277,7 +277,8 @@ def test_persistent_throttling_fails_only_the_throttled_kind(
     assert code == 1
     errors = {c["id"]: c["error"] for c in report["changes"] if c["action"] == "error"}
     assert set(errors) == {"logs.LogGroup//ecs/iq-theory-api",
-                           "logs.LogGroup//ecs/iq-theory-frontend"}
+                           "logs.LogGroup//ecs/iq-theory-frontend",
+                           "logs.LogGroup//aws/lambda/iq-theory-jobs-worker"}
     assert all("ThrottlingException: Rate exceeded" in e for e in errors.values())
     assert report["summary"]["no-op"] >= 17  # everything else was still read and compared
     assert throttle.sent == 3, "one batched read, retried; not one more per log group"

@@ -69,27 +69,27 @@ FOLDED = (" (8 refs elsewhere name ec2.InternetGateway/iq-theory-igw, "
 
 DESIRED_CASES = [
     Case("the file that does not parse is the root cause: the refs into it wait for it",
-         [("base/queues.yaml", "visibilityTimeout: 60", "visibilityTimeout: [60")],
+         [("base/queues.yaml", "visibilityTimeout: 360", "visibilityTimeout: [360")],
          [f"{QUEUES}:19: invalid YAML: expected ',' or ']', but got ':' (while parsing a flow "
-          "sequence started at line 18) (3 refs elsewhere name sqs.Queue/iq-theory-jobs and "
+          "sequence started at line 18) (5 refs elsewhere name sqs.Queue/iq-theory-jobs and "
           "sqs.Queue/iq-theory-jobs-dlq, which this file may define: they are checked once "
           "it reads)"]),
     Case("two broken files each take the refs to what they define, and only those",
-         [("base/queues.yaml", "visibilityTimeout: 60", "visibilityTimeout: [60"),
+         [("base/queues.yaml", "visibilityTimeout: 360", "visibilityTimeout: [360"),
           ("base/ecr.yaml", "policy: {protect: true}\n---", "policy: {protect: true\n---")],
          ["desired/base/ecr.yaml:21: invalid YAML: expected ',' or '}', but got '<document "
           "start>' (while parsing a flow mapping started at line 20) (2 refs elsewhere name "
           "ecr.Repository/iq-theory-api and ecr.Repository/iq-theory-frontend, which this file "
           "may define: they are checked once it reads)",
           f"{QUEUES}:19: invalid YAML: expected ',' or ']', but got ':' (while parsing a flow "
-          "sequence started at line 18) (3 refs elsewhere name sqs.Queue/iq-theory-jobs and "
+          "sequence started at line 18) (5 refs elsewhere name sqs.Queue/iq-theory-jobs and "
           "sqs.Queue/iq-theory-jobs-dlq, which this file may define: they are checked once "
           "it reads)"]),
     Case("YAML reads 222222222222 as a number: quoting it is the fix, and the account is shown",
          [("prod/stack.yaml", 'account: "222222222222"', "account: 222222222222")],
          [f'{PROD}:6: account: a number where text is expected: quote it ("222222222222")']),
     Case("a misspelt field names the field it is closest to",
-         [("base/queues.yaml", "visibilityTimeout: 60", "visibilityTimout: 60")],
+         [("base/queues.yaml", "visibilityTimeout: 360", "visibilityTimout: 360")],
          [f"{QUEUES}:18: sqs.Queue/iq-theory-jobs: spec.visibilityTimout: unknown field: did "
           "you mean visibilityTimeout?"]),
     Case("a subnet outside its VPC is refused by AWS: caught from the two literal CIDRs",
@@ -104,8 +104,8 @@ DESIRED_CASES = [
          [f"{NETWORK}:30: ec2.Subnet/iq-theory-private-b: spec.cidrBlock: 10.0.1.128/25 "
           "overlaps ec2.Subnet/iq-theory-private-a's block 10.0.1.0/24 in the same VPC"]),
     Case("fifoQueue on a name without .fifo; its standard dead-letter queue is then wrong too",
-         [("base/queues.yaml", "  visibilityTimeout: 60\n",
-           "  visibilityTimeout: 60\n  fifoQueue: true\n")],
+         [("base/queues.yaml", "  visibilityTimeout: 360\n",
+           "  visibilityTimeout: 360\n  fifoQueue: true\n")],
          [f"{QUEUES}:19: sqs.Queue/iq-theory-jobs: spec.fifoQueue: a FIFO queue's name ends in "
           ".fifo: name it iq-theory-jobs.fifo, or drop fifoQueue",
           f"{QUEUES}:23: sqs.Queue/iq-theory-jobs: spec.redrivePolicy.deadLetterTargetArn: the "
@@ -407,7 +407,7 @@ def test_root_causes_come_first_then_resources_then_the_stack() -> None:
 
 
 def test_the_failure_names_the_stack_once_stack_yaml_validated(desired: Path) -> None:
-    edit(desired, "base/queues.yaml", "visibilityTimeout: 60", "visibilityTimeout: -1")
+    edit(desired, "base/queues.yaml", "visibilityTimeout: 360", "visibilityTimeout: -1")
     assert failure("desired/prod").stack == "iq-theory-prod"
     edit(desired, "prod/stack.yaml", "name: iq-theory-prod", "name: Prod!")
     assert failure("desired/prod").stack is None
