@@ -22,6 +22,7 @@ from controller.engine.guard import GuardError
 from controller.engine.holds import RollbackHolds
 from controller.engine.reconcile import HoldRule, Plan, apply, plan
 from controller.engine.waiting import progressing, wait_for_ready
+from controller.engine.writer import StackLocked, one_writer
 from controller.resources.registry import REGISTRY
 from controller.source import GitSource, SourceError, load_revision
 from controller.spec.issues import Issue, ValidationFailed
@@ -62,6 +63,9 @@ def build_parser() -> Parser:
                    help="prune up to N resources in this apply, past the stack's pruneLimit")
     a.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                    help="how long --wait waits (default 600)")
+    a.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
+                   help="how long to wait while another apply or the daemon writes the "
+                        "same stack on this machine (default 0: say who, and stop)")
     _colour_argument(a)
     sub.add_parser("schema", help="print the JSON Schema of the desired-state format")
     sub.add_parser("run", help="the daemon: settings from GITOPS_* variables",
@@ -194,8 +198,23 @@ def _confirm(cs: ChangeSet) -> bool:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    """Plan and write under the stack's write lock: the plan is made after any other
+    writer is done, so it never undoes what that writer just wrote."""
+    stack = _load(args)
+    try:
+        with one_writer(stack.name, stack.config.account, "gitops apply", args.lock_timeout):
+            outcome = _apply(args, stack)
+    except StackLocked as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    # --wait follows AWS after the last write: the lock is already released.
+    return outcome if isinstance(outcome, int) else _wait(args, *outcome)
+
+
+def _apply(args: argparse.Namespace, stack: Stack) -> int | tuple[Plan, RollbackHolds]:
+    """Exit code, or (what was applied, its holds) for --wait."""
     holds = RollbackHolds()
-    result = _plan(args, _load(args), holds.hold_rule)
+    result = _plan(args, stack, holds.hold_rule)
     cs = result.changes
     colour = _colour(args)
     if cs.failed:
@@ -215,7 +234,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     sys.stdout.write(render.text(cs, color=colour))
     if cs.failed or not args.wait:
         return EXIT_ERROR if cs.failed else EXIT_OK
-    return _wait(args, result, holds)
+    return result, holds
 
 
 def _wait(args: argparse.Namespace, result: Plan, holds: RollbackHolds) -> int:

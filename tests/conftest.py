@@ -149,6 +149,14 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
 
 
 @pytest.fixture(autouse=True)
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own cache folder: the stacks' write locks live there, and tests on
+    two workers apply the same stack (name and account) to servers of their own."""
+    monkeypatch.setenv("GITOPS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
 def _logs_to_current_stderr() -> None:
     from controller import logs
 

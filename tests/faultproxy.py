@@ -41,6 +41,17 @@ def operation_of(headers: Any, body: bytes) -> str:
     return "unknown"
 
 
+READS = ("Describe", "List", "Get")
+
+
+def is_write(method: str, operation: str) -> bool:
+    """A call that changes AWS: a REST PUT, POST, PATCH or DELETE, or a JSON/query call
+    whose operation is not a read (Describe*, List*, Get*)."""
+    if method in ("GET", "HEAD"):
+        return False
+    return operation == "unknown" or not operation.startswith(READS)
+
+
 class FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
@@ -48,6 +59,10 @@ class FaultProxy:
         # seconds to hold a request of an operation before forwarding it (a slow AWS)
         self.delays: dict[str, float] = {}
         self.calls: list[Call] = []
+        # called with the count of writes so far, once each write's answer is back from
+        # AWS and before it is passed on (a crash point: the write happened, unseen)
+        self.after_write: Callable[[int], None] | None = None
+        self.writes = 0
         self._lock = threading.Lock()
         proxy = self
 
@@ -72,6 +87,11 @@ class FaultProxy:
                         status, rheaders, payload = resp.status, resp.headers, resp.read()
                 except urllib.error.HTTPError as err:
                     status, rheaders, payload = err.code, err.headers, err.read()
+                if proxy.after_write is not None and is_write(self.command, op):
+                    with proxy._lock:
+                        proxy.writes += 1
+                        count = proxy.writes
+                    proxy.after_write(count)
                 rewrite = proxy.rewrites.get(op)
                 if rewrite is not None and status == 200:
                     payload = json.dumps(rewrite(json.loads(payload))).encode()

@@ -24,6 +24,7 @@ from controller.engine.holds import RollbackHolds
 from controller.engine.observe import Node
 from controller.engine.reconcile import Plan, apply, plan
 from controller.engine.shutdown import Shutdown
+from controller.engine.writer import StackLocked, one_writer
 from controller.resources.registry import REGISTRY
 from controller.source.git import GitSource, SourceError
 from controller.source.revision import last_good_revision, load_revision
@@ -156,6 +157,21 @@ class Reconciler:
 
     def _reconcile(self, stack: Stack, problems: list[str], *,
                    prune: bool) -> ChangeSet | None:
+        """Plan, and in enforce mode write, under the stack's write lock (the plan is made
+        once any other writer on this machine is done). While another writer (a CLI
+        apply) holds it, this run only plans; the next run writes."""
+        if self.mode != "enforce":
+            return self._plan_and_write(stack, problems, prune=prune, write=False)
+        try:
+            with one_writer(stack.name, stack.config.account, "the daemon (gitops run)"):
+                return self._plan_and_write(stack, problems, prune=prune, write=True)
+        except StackLocked as err:
+            log.warning("another writer holds the stack: this run only plans",
+                        holder=err.holder)
+            return self._plan_and_write(stack, problems, prune=prune, write=False)
+
+    def _plan_and_write(self, stack: Stack, problems: list[str], *, prune: bool,
+                        write: bool) -> ChangeSet | None:
         def hold(change: Change, node: Node, nodes: Mapping[str, Node]) -> str | None:
             return (report_policy_hold(change, node, nodes)
                     or self.holds.hold_rule(change, node, nodes))
@@ -166,8 +182,7 @@ class Reconciler:
             problems.append(str(err))
             log.error("account guard", error=str(err))
             return None
-        if self.mode == "enforce" and planned.changes.has_changes \
-                and not planned.changes.refused:
+        if write and planned.changes.has_changes and not planned.changes.refused:
             changes = apply(planned, stop=self.stop)
         else:
             changes = planned.changes

@@ -8,11 +8,11 @@ reach neither the clone's config, nor a command line, nor a log or an error.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from controller.cachedir import cache_folder
 
 DEFAULT_USERNAME = "x-access-token"  # what GitHub and most forges expect with a token
 
@@ -69,28 +69,10 @@ def redact(url: str) -> str:
 
 
 def default_cache_dir(remote: Remote) -> Path:
-    """`$XDG_CACHE_HOME/gitops-controller/<key>`, else a folder in the temp dir.
-
-    The key is a hash of the credential-free URL, so rotating a token keeps the clone.
-    """
-    candidates = []
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        candidates.append(Path(xdg))
-    home = os.environ.get("HOME")
-    if home:
-        candidates.append(Path(home) / ".cache")
-    candidates.append(Path(tempfile.gettempdir()) / f"gitops-controller-{os.getuid()}")
-    for base in candidates:
-        folder = base / "gitops-controller" / remote.key
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue  # e.g. a read-only root file system in a container: try the next place
-        if os.access(folder, os.W_OK):
-            return folder
-    raise OSError("no writable cache folder for the git clone (tried "
-                  + ", ".join(str(c) for c in candidates) + ")")
+    """`<cache folder>/<key>` (controller/cachedir.py; GITOPS_CACHE_DIR is the daemon's
+    clone folder itself, set apart by the caller). The key is a hash of the
+    credential-free URL, so rotating a token keeps the clone."""
+    return cache_folder(remote.key)
 
 
 def _host_port(parts: SplitResult) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from controller.engine.writer import one_writer
 from tests.conftest import AwsEnv
 from tests.daemonproc import commit_edit, git, wait_for
 from tests.e2e.conftest import SECRET, STACK, TOKEN, Daemons, signed
@@ -42,6 +43,30 @@ def test_signed_webhook_rolls_out_an_image_change_without_waiting(
     assert daemon.metric("gitops_desired_state_valid", stack=STACK) == 1
     code, elapsed = daemon.terminate()
     assert code == 0 and elapsed < 25
+
+
+def test_while_a_cli_apply_writes_the_stack_the_daemon_only_plans(
+        settled_daemons: Daemons, applied_prod: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One writer per stack on a machine: the daemon's run meets the lock a CLI apply
+    holds, plans without writing and says who holds it; the first run after, writes."""
+    daemons, proxy = settled_daemons, settled_daemons.proxy
+    monkeypatch.setenv("GITOPS_CACHE_DIR", str(daemons.cache))  # the daemon's lock folder
+    logs = applied_prod.client("logs")
+    labels = {"stack": STACK, "kind": "logs.LogGroup", "name": "/ecs/iq-theory-api"}
+    with one_writer(STACK, applied_prod.account, "gitops apply"):
+        logs.put_retention_policy(logGroupName="/ecs/iq-theory-api", retentionInDays=1)
+        daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
+        wait_for(lambda: daemon.metric("gitops_resource_drifted", **labels) == 1, 60,
+                 what="the drift seen")
+        wait_for(lambda: daemon.find("another writer holds the stack: this run only plans"),
+                 30, what="the lock reported")
+        held = daemon.find("another writer holds the stack: this run only plans")
+        assert held is not None and "gitops apply (pid" in held["holder"]
+        assert proxy.count("PutRetentionPolicy") == 0
+    wait_for(lambda: daemon.metric("gitops_resource_drifted", **labels) == 0, 30,
+             what="the drift corrected once the lock is free")
+    assert proxy.count("PutRetentionPolicy") == 1
+    assert daemon.terminate()[0] == 0
 
 
 def test_drift_is_reported_in_detect_mode_and_corrected_in_enforce_mode(

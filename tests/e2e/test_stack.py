@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from controller.engine.writer import one_writer
 from tests.conftest import AwsEnv
 from tests.stacks import DECLARED, DESIRED, copy_desired
 
@@ -142,6 +143,19 @@ def test_a_failing_resource_skips_its_dependents_only(
     monkeypatch.setattr(cli, "GATEWAY_HOOKS", [])
     assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
     assert gitops("plan", DESIRED / "prod").code == 0
+
+
+def test_an_apply_meeting_another_writer_says_who_and_touches_nothing(
+        applied_prod: AwsEnv, gitops: Any, recorder: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITOPS_CACHE_DIR", str(tmp_path))
+    with one_writer("iq-theory-prod", applied_prod.account, "the daemon (gitops run)"):
+        result = gitops("apply", DESIRED / "prod", "--auto-approve")
+    assert result.code == 1
+    assert "stack iq-theory-prod is being written by the daemon (gitops run) (pid" in result.err
+    assert "--lock-timeout" in result.err
+    assert recorder.calls == [], "the lock comes before the plan: no AWS call at all"
+    assert gitops("apply", DESIRED / "prod", "--auto-approve", "--lock-timeout", "5").code == 0
 
 
 def test_account_guard_stops_before_any_other_call(aws: AwsEnv, gitops: Any,

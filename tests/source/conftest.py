@@ -16,6 +16,7 @@ def _hermetic_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("GITOPS_CACHE_DIR", raising=False)  # the default folder is tested
     monkeypatch.delenv("GITOPS_GIT_TOKEN", raising=False)
 
 
