@@ -94,6 +94,7 @@ def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None,
     rules = PruneRules(prune and stack.config.prune,
                        allow_prune if allow_prune is not None else stack.config.pruneLimit)
     deletes = decide_orphans(orphans, rules, warnings)
+    warnings += duplicate_warnings(ctx)
     # Dependency order reads like the apply will run: the VPC before its subnets.
     changeset = ChangeSet(stack.name, stack.revision,
                           [changes[rid] for wave in order for rid in wave] + deletes, warnings)
@@ -154,6 +155,16 @@ def _mark_pending(node: Node, change: Change) -> None:
         node.all_pending = True
     elif change.action == "update":
         node.pending_attrs = set(node.driver.changed_by_update)
+
+
+def duplicate_warnings(ctx: RunContext) -> list[Warning]:
+    """Two live resources that carry one identity: the first AWS listed is the one the
+    stack manages; the other is shown, never deleted, for a person to remove."""
+    return [Warning(rid, f"{len(ids)} live resources carry this identity: {', '.join(ids)}; "
+                         f"the controller manages {ids[0]} and leaves the others (a create "
+                         "retried after its answer was lost makes one): delete the one not "
+                         "wanted")
+            for rid, ids in sorted(ctx.duplicates.items())]
 
 
 def _finish(p: Plan) -> None:

@@ -187,7 +187,7 @@ class CertificateDriver(Driver):
         arns = [arn for found in _index(ctx).values() for arn in found]
         CERTIFICATES.prime(ctx, arns)
         live = (CERTIFICATES.get(ctx, arn) for arn in arns)
-        return by_id((_found(c) for c in live if c is not None), ctx.stack)
+        return by_id((_found(c) for c in live if c is not None), ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """ISSUED is ready; PENDING_VALIDATION waits for the DNS records it names; a

@@ -213,7 +213,7 @@ class ScalableTargetDriver(Driver):
         stack: one ListTagsForResource per target, as no batched tag read exists (nor, in
         the emulator, any tag read: there the inventory fails with its 500, and prune
         cannot run for this kind)."""
-        return by_id(self._found(ctx, "ecs"), ctx.stack)
+        return by_id(self._found(ctx, "ecs"), ctx)
 
     def _found(self, ctx: RunContext, namespace: str) -> Iterator[Observed]:
         for target in ALL_TARGETS.all(ctx, namespace).values():

@@ -41,10 +41,19 @@ class RunContext:
         self.stack = stack
         self.cache: dict[Any, Any] = {}
         self.lock = threading.Lock()  # guards `cache`; reads of one kind run in threads
+        # gitops:id -> the AWS ids of every live resource carrying it, where more than one
+        # does (a create retried after its answer was lost): reported, never hidden
+        self.duplicates: dict[str, list[str]] = {}
         self._key_locks: dict[Any, threading.Lock] = {}
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)
+
+    def seen_twice(self, resource_id: str, *aws_ids: str) -> None:
+        """Record live resources that carry one identity: the first is the one managed."""
+        with self.lock:
+            known = self.duplicates.setdefault(resource_id, [])
+            known.extend(i for i in aws_ids if i not in known)
 
     def cached(self, key: Any, load: Callable[[], T]) -> T:
         """Load `key` once per run, even when several threads ask at the same time.

@@ -301,7 +301,7 @@ class DistributionDriver(Driver):
         observes of this run read, confirm them."""
         found = (_confirmed(ctx, arn) for arns in _index(ctx).values() for arn in arns)
         return by_id((Observed(fields={}, attrs=_attrs(item), tags=tags)
-                      for item, tags in (f for f in found if f is not None)), ctx.stack)
+                      for item, tags in (f for f in found if f is not None)), ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """Each write is deployed to every edge location: InProgress until Deployed."""

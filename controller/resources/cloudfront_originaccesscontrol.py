@@ -137,8 +137,8 @@ class OriginAccessControlDriver(Driver):
 
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         """The listing observe reads, its ownership markers parsed: no call of its own."""
-        return by_id((_observed(item, ctx, shaped=False) for item in CONTROLS.all(ctx).values()),
-                     ctx.stack)
+        return by_id((_observed(item, ctx, shaped=False)
+                      for item in CONTROLS.all(ctx).values()), ctx)
 
 
 def _observed(item: Item, ctx: RunContext, *, shaped: bool = True) -> Observed:

@@ -214,7 +214,7 @@ class MetricAlarmDriver(Driver):
         ALARMS.prime(ctx, listed)
         found = (Observed(fields={}, attrs=_attrs(alarm), tags=tags)
                  for name, tags in listed.items() if (alarm := ALARMS.get(ctx, name)))
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def plan_note(self, action: str, desired: Desired, live: Observed | None,
                   changed: list[str]) -> str | None:

@@ -102,7 +102,9 @@ class TaggedCollection:
                 resource_id = tags.get(ID_KEY)
                 # the filter is AWS's; the check is ours too (moto's NAT filter ignores it)
                 if resource_id and tags.get(STACK_KEY) == ctx.stack and self.alive(item):
-                    found.setdefault(resource_id, item)
+                    first = found.setdefault(resource_id, item)
+                    if first is not item:
+                        ctx.seen_twice(resource_id, first[self.id_key], item[self.id_key])
         return found
 
 

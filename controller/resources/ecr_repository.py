@@ -176,7 +176,7 @@ class RepositoryDriver(Driver):
         REPOSITORIES.prime(ctx, tagged)
         found = [Observed(fields={}, attrs=_attrs(repo), tags=tagged[name])
                  for name in tagged if (repo := REPOSITORIES.get(ctx, name)) is not None]
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
         REPOSITORIES.forget(ctx, desired.name)

@@ -99,7 +99,7 @@ class ClusterDriver(Driver):
         names = [last_part(arn) for arn in stack_arns(ctx, "ecs", "cluster/")]
         CLUSTERS.prime(ctx, names)
         found = (CLUSTERS.get(ctx, name) for name in names)
-        return by_id((_found(c) for c in found if c is not None), ctx.stack)
+        return by_id((_found(c) for c in found if c is not None), ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """A cluster with capacity providers is PROVISIONING for a while, or FAILED."""

@@ -229,7 +229,7 @@ class ServiceDriver(Driver):
             located = _cluster_and_name(arn)
             if located is not None:
                 by_cluster.setdefault(located[0], []).append(located[1])
-        return by_id(_described(ctx, by_cluster), ctx.stack)
+        return by_id(_described(ctx, by_cluster), ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """The rollout, from the deployments observe read: see `rollout_readiness`."""

@@ -198,7 +198,7 @@ class TaskDefinitionDriver(Driver):
         makes, confirms it and carries the tags that count."""
         families = sorted({_family(arn) for arn in stack_arns(ctx, "ecs", "task-definition/")})
         found = (FAMILIES.get(ctx, family) for family in families)
-        return by_id((_found(answer) for answer in found if answer is not None), ctx.stack)
+        return by_id((_found(answer) for answer in found if answer is not None), ctx)
 
     def _register(self, desired: Desired, ctx: RunContext) -> Observed:
         """Register the full desired spec as a new revision, tagged with the ownership tags."""

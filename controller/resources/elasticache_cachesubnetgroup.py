@@ -116,7 +116,7 @@ class CacheSubnetGroupDriver(Driver):
             if group is not None:
                 found.append(Observed(fields={}, attrs=_attrs(group),
                                       tags=read_tags(ctx, group["ARN"])))
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
 
 def _attrs(group: dict[str, Any]) -> dict[str, Any]:

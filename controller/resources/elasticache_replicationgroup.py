@@ -259,7 +259,7 @@ class ReplicationGroupDriver(Driver):
             if group is not None and group.get("Status") != "deleting":
                 found.append(Observed(fields={}, attrs=_attrs(group),
                                       tags=read_tags(ctx, group["ARN"])))
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         status = str(live.attrs.get("status") or "")

@@ -108,7 +108,7 @@ class RoleDriver(Driver):
         found = (Observed(fields={}, attrs=_attrs(detail),
                           tags=from_key_value_list(detail.get("Tags")))
                  for detail in ROLES.all(ctx).values())
-        return tagged.by_id(found, ctx.stack)
+        return tagged.by_id(found, ctx)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         iam = ctx.client("iam")

@@ -279,7 +279,7 @@ class FunctionDriver(Driver):
         found = (Observed(fields={}, attrs=_attrs(listed[arn]), tags=tags)
                  for arn, tags in stack_arns(ctx, "lambda", "function:").items()
                  if arn in listed)
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """State Pending (creating) or an update InProgress: progressing; Failed either

@@ -99,7 +99,7 @@ class LogGroupDriver(Driver):
         GROUPS.prime(ctx, listed)
         found = (Observed(fields={}, attrs=_attrs(group), tags=tags)
                  for name, tags in listed.items() if (group := GROUPS.get(ctx, name)))
-        return tagged.by_id(found, ctx.stack)
+        return tagged.by_id(found, ctx)
 
     def create(self, desired: Desired, ctx: RunContext) -> Observed:
         logs = ctx.client("logs")

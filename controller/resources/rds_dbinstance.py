@@ -269,7 +269,7 @@ class DBInstanceDriver(Driver):
         found = (Observed(fields={}, attrs=_attrs(i), tags=tags_of(i) or {})
                  for i in INSTANCES.all(ctx).values()
                  if i.get("DBInstanceStatus") != "deleting")
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """RDS's status word: `available` is ready (saying what waits for the maintenance

@@ -184,7 +184,7 @@ class DBParameterGroupDriver(Driver):
                           tags=read_tags(ctx, g["DBParameterGroupArn"]))
                  for name, g in PARAMETER_GROUPS.all(ctx).items()
                  if not name.startswith("default."))
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def plan_note(self, action: str, desired: Desired, live: Observed | None,
                   changed: list[str]) -> str | None:

@@ -133,7 +133,7 @@ class DBSubnetGroupDriver(Driver):
         which is never ours). Subnet groups are few: AWS allows 50 per region."""
         found = (Observed(fields={}, attrs=_attrs(g), tags=read_tags(ctx, g["DBSubnetGroupArn"]))
                  for name, g in SUBNET_GROUPS.all(ctx).items() if name != "default")
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """A group is usable once RDS calls it Complete; anything else (a subnet of it

@@ -325,7 +325,7 @@ class BucketDriver(Driver):
             if bucket is not None:
                 found.append(Observed(fields={}, attrs=_attrs(name, _region(ctx, bucket)),
                                       tags=tags))
-        return by_id(found, ctx.stack)
+        return by_id(found, ctx)
 
     def at_risk(self, live: Observed) -> str | None:
         # Counting objects would cost a listing per bucket per run: words instead.

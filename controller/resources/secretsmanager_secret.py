@@ -139,7 +139,7 @@ class SecretDriver(Driver):
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         """One list_secrets per hundred of the stack's secrets, by its tag (those pending
         deletion are gone already, not orphans)."""
-        return by_id(STACK_SECRETS.all(ctx, ctx.stack).values(), ctx.stack)
+        return by_id(STACK_SECRETS.all(ctx, ctx.stack).values(), ctx)
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
         SECRETS.forget(ctx, desired.name)

@@ -153,7 +153,7 @@ class PrivateDnsNamespaceDriver(Driver):
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         """The account's private namespaces (the listing observe reads), kept when their
         tags say this stack: one ListTagsForResource each."""
-        return by_id(self._found(ctx), ctx.stack)
+        return by_id(self._found(ctx), ctx)
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:
         """Progressing while create's operation is SUBMITTED or PENDING; failed on FAIL."""

@@ -154,7 +154,7 @@ class ServiceDriver(Driver):
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         """The services of every private namespace of the account (one ListServices each,
         after the namespaces' listing), kept when their tags say this stack."""
-        return by_id(self._found(ctx), ctx.stack)
+        return by_id(self._found(ctx), ctx)
 
     def _found(self, ctx: RunContext) -> Iterator[Observed]:
         for same_name in NAMESPACES.all(ctx).values():

@@ -201,7 +201,7 @@ class TopicDriver(Driver):
         """The stack's topics from the tagging index (one listing shared by every kind),
         confirmed by this run's ListTopics: the index may lag a delete."""
         return by_id((Observed(fields={}, attrs=_attrs(arn), tags=tags)
-                      for arn, tags in stack_topics(ctx).items()), ctx.stack)
+                      for arn, tags in stack_topics(ctx).items()), ctx)
 
     def _reread(self, desired: Desired, ctx: RunContext) -> Observed:
         TOPICS.forget(ctx)

@@ -183,7 +183,7 @@ class QueueDriver(Driver):
         urls = QUEUE_URLS.all(ctx)
         found = (_found(arn, tags, urls.get(arn.rsplit(":", 1)[-1]))
                  for arn, tags in stack_arns(ctx, "sqs").items())
-        return by_id((live for live in found if live is not None), ctx.stack)
+        return by_id((live for live in found if live is not None), ctx)
 
 
 def _list_queues(ctx: RunContext, scope: str) -> dict[str, str]:

@@ -53,11 +53,20 @@ def owned_id(tags: dict[str, str] | None, stack: str) -> str | None:
     return tags.get(ID_KEY) or None
 
 
-def by_id(found: Iterable[Observed], stack: str) -> dict[str, Observed]:
-    """The resources `stack` owns, keyed by their `gitops:id` (what `inventory` returns)."""
+def by_id(found: Iterable[Observed], ctx: RunContext) -> dict[str, Observed]:
+    """The resources the run's stack owns, keyed by their `gitops:id` (what `inventory`
+    returns); two carrying one id are recorded on the run (`seen_twice`)."""
     owned: dict[str, Observed] = {}
     for live in found:
-        resource_id = owned_id(live.tags, stack)
-        if resource_id is not None:
-            owned.setdefault(resource_id, live)
+        resource_id = owned_id(live.tags, ctx.stack)
+        if resource_id is None:
+            continue
+        first = owned.setdefault(resource_id, live)
+        if first is not live:
+            ctx.seen_twice(resource_id, aws_id(first), aws_id(live))
     return owned
+
+
+def aws_id(live: Observed) -> str:
+    """How AWS names a live resource, for a person to find it."""
+    return str(live.attrs.get("arn") or live.attrs.get("id") or live.attrs.get("name") or "?")

@@ -46,6 +46,28 @@ def test_apply_from_empty_then_plan_shows_no_change(
     assert td["taskDefinition"]["cpu"] == ("512" if env == "prod" else "256")
 
 
+def test_two_live_resources_with_one_identity_are_reported_never_hidden(
+        applied_prod: AwsEnv, gitops: Any) -> None:
+    """A create retried after its answer was lost leaves a second VPC with the same
+    gitops:id: the plan names both, manages the first, and deletes neither."""
+    ec2 = applied_prod.client("ec2")
+    (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "tag:gitops:id",
+                                         "Values": ["ec2.Vpc/iq-theory-vpc"]}])["Vpcs"]
+    twin = ec2.create_vpc(CidrBlock=vpc["CidrBlock"], TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": vpc["Tags"]}])["Vpc"]["VpcId"]
+    try:
+        code, report = plan_json(gitops, DESIRED / "prod")
+        assert code == 0, "nothing to change: the first is the one managed"
+        warned = {w["id"]: w["message"] for w in report["warnings"]}
+        message = warned["ec2.Vpc/iq-theory-vpc"]
+        assert f"2 live resources carry this identity: {vpc['VpcId']}, {twin}" in message
+        assert f"manages {vpc['VpcId']}" in message
+        text = gitops("plan", DESIRED / "prod").out + gitops("plan", DESIRED / "prod").err
+        assert twin in text
+    finally:
+        ec2.delete_vpc(VpcId=twin)
+
+
 def test_drift_is_planned_with_live_and_desired_then_fixed(
         applied_prod: AwsEnv, gitops: Any) -> None:
     """Through the CLI (every kind's drift table runs in tests/conformance)."""
