@@ -24,6 +24,7 @@ from typing import IO
 from controller.cachedir import cache_folder
 
 POLL_SECONDS = 0.2
+HOLDER_BYTES = 4096  # what a holder writes is one short JSON line; never read more
 
 
 class StackLocked(Exception):
@@ -82,10 +83,10 @@ def _holder(handle: IO[str]) -> str:
     'another process')."""
     handle.seek(0)
     try:
-        held = json.loads(handle.read() or "{}")
-    except ValueError:
+        held = json.loads(handle.read(HOLDER_BYTES) or "{}")
+    except (ValueError, RecursionError):  # not a note of ours (deep nesting included)
         held = {}
-    if not held:
+    if not isinstance(held, dict) or not held:
         return "another process"
     return (f"{held.get('what', 'a writer')} (pid {held.get('pid')} on {held.get('host')}, "
             f"since {held.get('since')})")

@@ -75,3 +75,13 @@ def test_the_lock_dies_with_a_killed_writer(cache: Path) -> None:
     writer.wait(10)
     with one_writer("iq-theory-prod", "222222222222", "gitops apply"):
         pass
+
+
+def test_a_holder_note_that_is_not_ours_reads_as_another_process(cache: Path) -> None:
+    """The lock file is only a note: garbage or a huge file in it costs a bounded read."""
+    path = cache / "locks" / "222222222222-iq-theory-prod.lock"
+    with one_writer("iq-theory-prod", "222222222222", "gitops apply"):
+        path.write_text("[" * 100_000)
+        with pytest.raises(StackLocked, match="written by another process"), \
+                one_writer("iq-theory-prod", "222222222222", "gitops apply"):
+            pass
