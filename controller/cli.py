@@ -7,19 +7,21 @@ Exit codes are a contract: 0 in sync / success, 2 changes pending (plan only),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from controller import logs, render
-from controller.aws.gateway import AwsGateway, EventHook
-from controller.daemon.settings import VARIABLES
+from controller.aws.gateway import AwsGateway, EventHook, WriteGuard
+from controller.daemon.settings import VARIABLES, lease_seconds
 from controller.engine.changeset import ChangeSet
 from controller.engine.guard import GuardError
 from controller.engine.holds import RollbackHolds
+from controller.engine.lease import Lease, LeaseUnavailable, holding, open_lease
 from controller.engine.reconcile import HoldRule, Plan, apply, plan
 from controller.engine.waiting import progressing, wait_for_ready
 from controller.engine.writer import StackLocked, one_writer
@@ -66,6 +68,10 @@ def build_parser() -> Parser:
     a.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
                    help="how long to wait while another apply or the daemon writes the "
                         "same stack on this machine (default 0: say who, and stop)")
+    a.add_argument("--lease-table", metavar="TABLE",
+                   default=os.environ.get("GITOPS_LEASE_TABLE") or None,
+                   help="DynamoDB table of the stack's lease, shared with the daemon's "
+                        "replicas (default: $GITOPS_LEASE_TABLE; unset: this machine only)")
     _colour_argument(a)
     sub.add_parser("schema", help="print the JSON Schema of the desired-state format")
     sub.add_parser("run", help="the daemon: settings from GITOPS_* variables",
@@ -139,11 +145,14 @@ def _load_from_git(args: argparse.Namespace) -> Stack:
     return load_revision(source, source.fetch(), args.repo_path, REGISTRY)
 
 
-def _plan(args: argparse.Namespace, stack: Stack, hold: HoldRule) -> Plan:
-    """plan(), or NoStack when the account guard stops it."""
+def _plan(args: argparse.Namespace, stack: Stack, hold: HoldRule,
+          guard: WriteGuard | None = None) -> Plan:
+    """plan(), or NoStack when the account guard stops it; `guard` is asked before every
+    write of the apply that follows."""
+    gateway = AwsGateway(stack.config.region, hooks=list(GATEWAY_HOOKS))
+    gateway.write_guard = guard
     try:
-        return plan(stack, AwsGateway(stack.config.region, hooks=list(GATEWAY_HOOKS)),
-                    hold=hold, allow_prune=getattr(args, "allow_prune", None))
+        return plan(stack, gateway, hold=hold, allow_prune=getattr(args, "allow_prune", None))
     except GuardError as err:
         print(f"error: {err}", file=sys.stderr)
         raise NoStack(str(err), stack=stack.name) from None
@@ -202,19 +211,39 @@ def cmd_apply(args: argparse.Namespace) -> int:
     writer is done, so it never undoes what that writer just wrote."""
     stack = _load(args)
     try:
-        with one_writer(stack.name, stack.config.account, "gitops apply", args.lock_timeout):
-            outcome = _apply(args, stack)
-    except StackLocked as err:
+        with one_writer(stack.name, stack.config.account, "gitops apply", args.lock_timeout), \
+                _lease(args, stack) as guard:
+            outcome = _apply(args, stack, guard)
+    except (StackLocked, LeaseUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
     # --wait follows AWS after the last write: the lock is already released.
     return outcome if isinstance(outcome, int) else _wait(args, *outcome)
 
 
-def _apply(args: argparse.Namespace, stack: Stack) -> int | tuple[Plan, RollbackHolds]:
+def _lease(args: argparse.Namespace,
+           stack: Stack) -> contextlib.AbstractContextManager[WriteGuard | None]:
+    """With --lease-table: the stack's DynamoDB lease for the apply, checked before every
+    write (as the daemon's replicas take it); without: nothing more than the file lock."""
+    if not args.lease_table:
+        return contextlib.nullcontext()
+    lease = open_lease(args.lease_table, stack.name, stack.config.account,
+                       stack.config.region, "gitops apply",
+                       lease_seconds(os.environ.get("GITOPS_LEASE_SECONDS")))
+    return _guarding(holding(lease, args.lock_timeout))
+
+
+@contextlib.contextmanager
+def _guarding(held: contextlib.AbstractContextManager[Lease]) -> Iterator[WriteGuard]:
+    with held as lease:
+        yield lease.check
+
+
+def _apply(args: argparse.Namespace, stack: Stack,
+           guard: WriteGuard | None = None) -> int | tuple[Plan, RollbackHolds]:
     """Exit code, or (what was applied, its holds) for --wait."""
     holds = RollbackHolds()
-    result = _plan(args, stack, holds.hold_rule)
+    result = _plan(args, stack, holds.hold_rule, guard)
     cs = result.changes
     colour = _colour(args)
     if cs.failed:

@@ -76,6 +76,15 @@ in place (same ARN and tags), deletes a group no cache uses (CacheSubnetGroupInU
 a group, even one being deleted, uses it) and answers CacheSubnetGroupNotFoundFault for
 an absent one. A subnet's zone is answered as `{"Name": ...}` (moto answers `{}`).
 
+moto 5.2.5, client tokens (every service): a request repeated with the client token of
+one that succeeded (ClientToken, ClientRequestToken, CreatorRequestId: the member
+botocore's model marks as the idempotency token, which botocore fills when the caller
+does not) is done again: CreateRouteTable makes a second table, CreateSecret answers
+ResourceExistsException, CreateNatGateway finds its address taken. AWS answers the first
+request's result and does nothing (the token is how a retry after a lost answer stays
+one resource). Here the first successful answer is kept per account, region, operation
+and token, and answered again.
+
 Two per-request costs of moto's server are also computed once (`cache_lookups`): which
 services it has (a directory listing of moto's package, under a lock every request
 waits for) and which actions a service's response class has (`inspect.getmembers`).
@@ -877,6 +886,56 @@ def fill_elasticache_subnet_groups() -> None:
     R.delete_cache_subnet_group = delete_cache_subnet_group  # type: ignore[attr-defined]
 
 
+def _token_member(models: Any, service: str, action: str) -> str | None:
+    """The input member AWS reads as the operation's client token (ClientToken,
+    ClientRequestToken, CreatorRequestId...), from botocore's model, or None."""
+    from botocore.exceptions import DataNotFoundError
+    from botocore.model import OperationNotFoundError
+
+    try:
+        shape = models.get_service_model(service).operation_model(action).input_shape
+    except (DataNotFoundError, OperationNotFoundError):  # not botocore's: no token
+        return None
+    if shape is None:
+        return None
+    return next((name for name, member in shape.members.items()
+                 if member.metadata.get("idempotencyToken")), None)
+
+
+def fill_client_tokens() -> None:
+    """A request repeated with the client token of one that succeeded answers what the
+    first answered, and does nothing again (see the top)."""
+    import functools
+    import threading
+
+    import botocore.session
+    from moto.core import responses
+
+    models = botocore.session.get_session()
+    member = functools.cache(functools.partial(_token_member, models))
+    answers: dict[tuple[str, ...], Any] = {}
+    lock = threading.Lock()
+    original = responses.BaseResponse.call_action
+
+    def call_action(self: Any) -> Any:
+        name = member(self.boto3_service_name, self._get_action())
+        token = self._get_param(name) if name else None
+        if not token:
+            return original(self)
+        key = (self.current_account, self.region, self.boto3_service_name,
+               self._get_action(), str(token))
+        with lock:
+            if key in answers:
+                return answers[key]
+        answer = original(self)
+        if isinstance(answer, tuple) and int(answer[0]) < 300:
+            with lock:
+                answers[key] = answer
+        return answer
+
+    responses.BaseResponse.call_action = call_action  # type: ignore[method-assign]
+
+
 def load_named_managed_policies() -> None:
     """Only the AWS managed policies GITOPS_MOTO_MANAGED_POLICIES names (see the top)."""
     names = os.environ.get("GITOPS_MOTO_MANAGED_POLICIES")
@@ -936,6 +995,7 @@ def main(argv: list[str]) -> None:
     fill_elasticache_modify()
     fill_elasticache_deletes()
     fill_elasticache_subnet_groups()
+    fill_client_tokens()
     load_named_managed_policies()
     cache_lookups()
     moto_main(argv)

@@ -27,6 +27,11 @@ class Call:
     operation: str
     at: float
     body: bytes
+    method: str = "POST"
+
+    @property
+    def write(self) -> bool:
+        return is_write(self.method, self.operation)
 
 
 def operation_of(headers: Any, body: bytes) -> str:
@@ -74,7 +79,7 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 op = operation_of(self.headers, body)
                 with proxy._lock:
-                    proxy.calls.append(Call(op, time.monotonic(), body))
+                    proxy.calls.append(Call(op, time.monotonic(), body, self.command))
                 time.sleep(proxy.delays.get(op, 0.0))
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("host", "content-length", "connection", "expect")}

@@ -9,13 +9,15 @@ often the driver asked.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.httpsession import URLLib3Session
 
 from controller.aws.errors import error_code
 from controller.resources.base import RunContext
@@ -110,3 +112,43 @@ def throttled_ctx(aws: AwsEnv, monkeypatch: pytest.MonkeyPatch, service: str,
 
 def is_throttling(err: BaseException) -> bool:
     return isinstance(err, ClientError) and error_code(err) == "ThrottlingException"
+
+
+class LostAnswer:
+    """A before-send hook that lets AWS do the request, then loses its answer: the client
+    sees a 500 (`how="500"`) or a connection dropped (`how="reset"`), as when a load
+    balancer or the network fails between AWS's success and the caller. Each operation
+    loses its answer `times` times (the first calls); `lost` records which. The same
+    botocore retry loop that would resend it runs on what the hook answers."""
+
+    def __init__(self, how: str = "500", times: int = 1,
+                 only: Callable[[str, str], bool] | None = None) -> None:
+        assert how in ("500", "reset")
+        self.how, self.times, self.only = how, times, only
+        self.lost: list[tuple[str, str]] = []
+        self._http = URLLib3Session()
+        self._lock = threading.Lock()
+
+    def hooks(self) -> list[tuple[str, Any]]:
+        return [("before-send.*.*", self)]
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        _, service, operation = event_name.split(".", 2)
+        if self.only is not None and not self.only(service, operation):
+            return None
+        with self._lock:
+            if self.lost.count((service, operation)) >= self.times:
+                return None
+            self.lost.append((service, operation))
+        answer = self._http.send(request)  # AWS does it
+        if answer.status_code >= 300:
+            return answer  # AWS refused: nothing done, nothing to lose
+        if self.how == "reset":
+            raise ConnectionClosedError(endpoint_url=request.url)
+        content_type, body = error_body(request, service, "InternalError",
+                                        "We encountered an internal error. Please try again.")
+        headers = HTTPHeaders()
+        headers["Content-Type"] = content_type
+        if content_type == CBOR:
+            headers["smithy-protocol"] = "rpc-v2-cbor"
+        return AWSResponse(request.url, 500, headers, _Raw(body))

@@ -6,7 +6,7 @@ knowledge of which service spells "absent" how lives in one table.
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
 # What an AWS call can end with: AWS's answer (ClientError) or botocore's own failures
 # (timeouts, connection errors, an unparsable answer). Drivers catch these, never more.
@@ -56,3 +56,14 @@ def describe_error(err: BaseException) -> str:
         op = getattr(err, "operation_name", "")
         return f"{op}: {info.get('Code', 'Unknown')}: {info.get('Message', '')}".strip()
     return f"{type(err).__name__}: {err}"
+
+
+def may_have_happened(err: BaseException) -> bool:
+    """The call failed after it reached AWS in a way that does not say it was not done: a
+    5xx (not a throttle) or a connection dropped or timed out while waiting for the answer."""
+    if isinstance(err, (ConnectionClosedError, ReadTimeoutError)):
+        return True
+    if isinstance(err, ClientError):
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return int(status) >= 500 and error_code(err) not in THROTTLE_CODES
+    return False

@@ -16,11 +16,17 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from botocore.loaders import Loader, create_loader
 
 from controller import metrics
+from controller.aws.errors import THROTTLE_CODES
+from controller.aws.operations import is_read, repeat_makes_another
 
 EventHook = tuple[str, Callable[..., Any]]
+# Called with (service, operation) before every write; raises to stop the write (the
+# stack's lease is no longer this process's).
+WriteGuard = Callable[[str, str], None]
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0
 # botocore's service models and endpoint data, parsed once per process: a session of its
@@ -39,9 +45,14 @@ class AwsGateway:
         events = self._session._session.get_component("event_emitter")
         events.register("before-call.*.*", self._count_call)
         events.register("after-call.*.*", self._count_error)
+        # More specific than botocore's own `needs-retry.<service>` handler, so asked first;
+        # its False is final.
+        events.register("needs-retry.*.*", _no_blind_repeat)
+        events.register("before-call.*.*", self._guard_write)
         for event, handler in hooks or []:
             events.register(event, handler)
         self._clients: dict[str, Any] = {}
+        self.write_guard: WriteGuard | None = None
         self._lock = threading.Lock()
         self.calls: Counter[tuple[str, str]] = Counter()
         # the account STS named for these credentials, once the account guard asked
@@ -79,6 +90,10 @@ class AwsGateway:
             self.calls[(service, op)] += 1
         metrics.AWS_API_CALLS.labels(service=service, operation=op).inc()
 
+    def _guard_write(self, model: Any, **_: Any) -> None:
+        if self.write_guard is not None and not is_read(model.name):
+            self.write_guard(model.service_model.service_name, model.name)
+
     def _count_error(
         self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
     ) -> None:
@@ -88,3 +103,22 @@ class AwsGateway:
         metrics.AWS_API_ERRORS.labels(
             service=model.service_model.service_name, operation=model.name, code=code
         ).inc()
+
+
+def _no_blind_repeat(operation: Any, response: Any = None, caught_exception: Any = None,
+                     **_: Any) -> bool | None:
+    """A create AWS cannot tell from a repeat is not retried once AWS may have done it: a
+    CreateVpc answered by a 500 (or a dropped connection) after it succeeded, sent again,
+    made a second VPC with the same gitops:id. The run reports the error; the next run
+    finds the resource by its identity before creating anything. Throttling and a
+    connection never made are retried as usual: AWS did nothing."""
+    if not repeat_makes_another(operation):
+        return None
+    if isinstance(caught_exception, (ConnectionClosedError, ReadTimeoutError)):
+        return False
+    if response is not None and caught_exception is None:
+        http, parsed = response
+        code = (parsed or {}).get("Error", {}).get("Code")
+        if http.status_code >= 500 and code not in THROTTLE_CODES:
+            return False
+    return None

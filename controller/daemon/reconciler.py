@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
 
 from controller import metrics
-from controller.aws.gateway import AwsGateway
+from controller.aws.errors import AWS_ERRORS, describe_error
+from controller.aws.gateway import AwsGateway, WriteGuard
 from controller.daemon.settings import Settings
 from controller.engine.changeset import Change, ChangeSet
 from controller.engine.guard import GuardError
 from controller.engine.holds import RollbackHolds
+from controller.engine.lease import Lease, LeaseKeeper, open_lease
 from controller.engine.observe import Node
 from controller.engine.reconcile import Plan, apply, plan
 from controller.engine.shutdown import Shutdown
@@ -72,6 +74,9 @@ class Reconciler:
         self._drift: dict[tuple[str, str, str], int] = {}
         self._known_name: str | None = None
         self._revision_series: tuple[str, str] | None = None
+        self._keeper: LeaseKeeper | None = None
+        # called when this replica takes the lease between runs (the daemon runs at once)
+        self.on_lease_taken: Callable[[], None] | None = None
 
     # -- the pipeline -------------------------------------------------------------
 
@@ -164,20 +169,59 @@ class Reconciler:
             return self._plan_and_write(stack, problems, prune=prune, write=False)
         try:
             with one_writer(stack.name, stack.config.account, "the daemon (gitops run)"):
-                return self._plan_and_write(stack, problems, prune=prune, write=True)
+                lease = self._stack_lease(stack)
+                if lease is None:
+                    return self._plan_and_write(stack, problems, prune=prune, write=True)
+                if self._holds(lease):
+                    return self._plan_and_write(stack, problems, prune=prune, write=True,
+                                                guard=lease.check)
+                log.info("another replica holds the stack's lease: this run only plans",
+                         holder=lease.describe_holder())
+                return self._plan_and_write(stack, problems, prune=prune, write=False)
         except StackLocked as err:
             log.warning("another writer holds the stack: this run only plans",
                         holder=err.holder)
             return self._plan_and_write(stack, problems, prune=prune, write=False)
 
+    def _stack_lease(self, stack: Stack) -> Lease | None:
+        """With GITOPS_LEASE_TABLE: this replica's lease on the stack, kept (renewed, or
+        contended for) by a thread from the first run on; None without a table."""
+        table = self.settings.lease_table
+        if table is None:
+            return None
+        if self._keeper is None or self._keeper.lease.key != f"{stack.config.account}-{stack.name}":
+            self.close()
+            lease = open_lease(table, stack.name, stack.config.account, stack.config.region,
+                               "the daemon (gitops run)", self.settings.lease_seconds)
+            self._keeper = LeaseKeeper(lease, contend=True, on_taken=self.on_lease_taken)
+            self._keeper.start()
+        return self._keeper.lease
+
+    @staticmethod
+    def _holds(lease: Lease) -> bool:
+        try:
+            return lease.take()
+        except AWS_ERRORS as err:
+            log.warning("could not take the stack's lease: this run only plans",
+                        error=describe_error(err))
+            return False
+
+    def close(self) -> None:
+        """Give the lease up (a successor takes over at once, not after its expiry)."""
+        if self._keeper is not None:
+            self._keeper.stop(release=True)
+            self._keeper = None
+
     def _plan_and_write(self, stack: Stack, problems: list[str], *, prune: bool,
-                        write: bool) -> ChangeSet | None:
+                        write: bool, guard: WriteGuard | None = None) -> ChangeSet | None:
         def hold(change: Change, node: Node, nodes: Mapping[str, Node]) -> str | None:
             return (report_policy_hold(change, node, nodes)
                     or self.holds.hold_rule(change, node, nodes))
 
         try:
-            planned = plan(stack, AwsGateway(stack.config.region), hold=hold, prune=prune)
+            gateway = AwsGateway(stack.config.region)
+            gateway.write_guard = guard
+            planned = plan(stack, gateway, hold=hold, prune=prune)
         except GuardError as err:
             problems.append(str(err))
             log.error("account guard", error=str(err))

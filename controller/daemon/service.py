@@ -53,6 +53,7 @@ class Daemon:
         self.shutdown = Shutdown()
         self.reconciler = Reconciler(settings, self.shutdown)
         self.scheduler = ReconcileScheduler(self.reconciler.run_once, settings.interval_seconds)
+        self.reconciler.on_lease_taken = self._lease_taken
         endpoints = Endpoints(ready=self.ready, trigger=self.scheduler.trigger,
                               webhook_secret=settings.webhook_secret,
                               tracked_ref=settings.ref)
@@ -72,6 +73,12 @@ class Daemon:
     @property
     def webhook_address(self) -> str:
         return self.servers[-1].address
+
+    def _lease_taken(self) -> None:
+        """This replica became the stack's writer between runs: run now, not at the next
+        interval (the one before it may have died mid-apply)."""
+        log.info("took over the stack's lease: running now")
+        self.scheduler.trigger()
 
     def ready(self) -> bool:
         """A revision is loaded and the last successful run is within three intervals."""
@@ -101,6 +108,7 @@ class Daemon:
         fetches = CHILDREN.kill_all()
         writing = self.shutdown.wait_for_writes(WRITE_DEADLINE)
         ended = self.scheduler.shutdown(RUN_GRACE)
+        self.reconciler.close()
         for server in self.servers:
             server.stop()
         if writing:

@@ -21,6 +21,9 @@ from controller.source.revision import stack_path
 # typo such as 1e-9 would spin); above the maximum drift would go unseen for days.
 INTERVAL_RANGE = (1.0, 86400.0)
 GIT_TIMEOUT_RANGE = (1.0, 3600.0)
+# A lease shorter than a few seconds would expire between renewals on a busy host; one
+# longer than ten minutes leaves a stack without a writer that long after its holder dies.
+LEASE_RANGE = (3.0, 600.0)
 
 
 # (variable, default, meaning): DESIGN.md's table, for `gitops run --help`.
@@ -36,6 +39,10 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("GITOPS_GIT_TOKEN", "unset", "HTTPS token of a private repository; never logged"),
     ("GITOPS_GIT_TIMEOUT_SECONDS", "30", "limit on one fetch (1-3600)"),
     ("GITOPS_CACHE_DIR", "a user cache folder", "where the one local clone lives"),
+    ("GITOPS_LEASE_TABLE", "unset", "DynamoDB table of the stack's lease: replicas take turns "
+                                    "writing; unset: one writer per machine (a file lock)"),
+    ("GITOPS_LEASE_SECONDS", "30", "lease period (3-600): a dead writer's successor takes over "
+                                   "within it"),
 )
 
 
@@ -66,6 +73,8 @@ class Settings:
     git_timeout_seconds: float = 30.0
     # Not in the contract table: where the one local clone lives (default: a cache folder).
     cache_dir: Path | None = None
+    lease_table: str | None = None
+    lease_seconds: float = 30.0
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, even through a repr.
@@ -89,6 +98,11 @@ def _seconds(name: str, value: str, bounds: tuple[float, float]) -> float:
     if not math.isfinite(number) or not low <= number <= high:
         raise SettingsError(f"{name}={value!r}: expected seconds from {low:g} to {high:g}")
     return number
+
+
+def lease_seconds(value: str | None) -> float:
+    """GITOPS_LEASE_SECONDS, checked (the CLI reads it too)."""
+    return _seconds("GITOPS_LEASE_SECONDS", value or "30", LEASE_RANGE)
 
 
 def _repo(value: str, token: str | None) -> str:
@@ -150,4 +164,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                      get("GITOPS_GIT_TIMEOUT_SECONDS") or "30",
                                      GIT_TIMEOUT_RANGE),
         cache_dir=Path(cache) if cache else None,
+        lease_table=get("GITOPS_LEASE_TABLE"),
+        lease_seconds=lease_seconds(get("GITOPS_LEASE_SECONDS")),
     )

@@ -19,7 +19,7 @@ from typing import cast
 import structlog
 
 from controller import metrics
-from controller.aws.errors import AWS_ERRORS, describe_error
+from controller.aws.errors import AWS_ERRORS, describe_error, may_have_happened
 from controller.aws.gateway import AwsGateway
 from controller.aws.tags import ID_KEY, not_owned, retired_id
 from controller.engine.changeset import Change, ChangeSet, Warning
@@ -294,6 +294,9 @@ def _succeeded(p: Plan, kind: str, change: Change) -> None:
 def _failed(p: Plan, kind: str, change: Change, err: Exception) -> None:
     change.result = "error"
     change.error = describe_error(err)
+    if change.action in ("create", "replace") and may_have_happened(err):
+        change.error += ("; AWS may have made it before its answer was lost: the next run "
+                         "looks for it by its identity before creating anything")
     metrics.APPLY_ACTIONS.labels(p.stack.name, kind, change.action, "error").inc()
     log.error("apply failed", id=change.id, action=change.action, error=change.error)
 

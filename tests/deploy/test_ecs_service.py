@@ -14,6 +14,7 @@ from typing import Any
 
 import botocore.session
 
+from controller.aws.leasetable import TABLE_DEFINITION
 from tests.deploy.contract import REQUIRED_SETTINGS, SETTINGS
 from tests.stacks import REPO
 
@@ -76,13 +77,18 @@ def test_logs_go_to_cloudwatch() -> None:
     assert {"awslogs-group", "awslogs-region", "awslogs-stream-prefix"} <= set(logging["options"])
 
 
-def test_one_controller_at_a_time() -> None:
+def test_two_replicas_take_turns_writing_through_the_lease() -> None:
+    """Two tasks for availability; the stack's DynamoDB lease (the table deploy/ makes)
+    lets one write at a time, and an upgrade replaces one task at a time."""
     service = _load("service.json")
-    assert service["desiredCount"] == 1
-    # Stop the old task before starting the new one: two controllers never write at once.
+    assert service["desiredCount"] == 2
     deployment = service["deploymentConfiguration"]
-    assert deployment["minimumHealthyPercent"] == 0
+    assert deployment["minimumHealthyPercent"] == 50
     assert deployment["maximumPercent"] == 100
+    env = {e["name"]: e["value"] for e in _container()["environment"]}
+    table = json.loads((REPO / "deploy" / "dynamodb" / "lease-table.json").read_text())
+    assert env["GITOPS_LEASE_TABLE"] == table["TableName"]
+    assert {k: v for k, v in table.items() if k != "TableName"} == TABLE_DEFINITION
     assert service["launchType"] == "FARGATE"
     assert service["taskDefinition"] == _load("task-definition.json")["family"]
     assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"

@@ -174,3 +174,20 @@ def test_only_the_named_aws_managed_policies_exist(aws: AwsEnv) -> None:
         iam.attach_role_policy(RoleName="r",
                                PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
     assert err.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
+def test_a_request_repeated_with_its_client_token_is_done_once(aws: AwsEnv) -> None:
+    """AWS answers a repeat of a succeeded request (same client token) with the first
+    result: botocore's retry after a lost answer makes one route table, not two."""
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    first = ec2.create_route_table(VpcId=vpc, ClientToken="retry-1")["RouteTable"]
+    again = ec2.create_route_table(VpcId=vpc, ClientToken="retry-1")["RouteTable"]
+    other = ec2.create_route_table(VpcId=vpc, ClientToken="retry-2")["RouteTable"]
+    assert again["RouteTableId"] == first["RouteTableId"] != other["RouteTableId"]
+    secrets = aws.client("secretsmanager")
+    made = secrets.create_secret(Name="once", SecretString="x", ClientRequestToken="t" * 32)
+    assert secrets.create_secret(Name="once", SecretString="x",
+                                 ClientRequestToken="t" * 32)["ARN"] == made["ARN"]
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    assert len(tables["RouteTables"]) == 3  # the main table and two of ours
