@@ -29,6 +29,7 @@ import boto3
 from prometheus_client import REGISTRY
 
 from controller import logs
+from controller.aws.leasetable import create_table
 from controller.daemon.reconciler import Reconciler
 from controller.daemon.service import Daemon
 from controller.daemon.settings import Address, Settings
@@ -78,6 +79,9 @@ def sample(name: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(name, labels)
 
 
+LEASE_TABLE = "gitops-leases"
+
+
 def run_demo(interval: float = 3.0) -> int:
     stack = load_stack(find_desired() / "prod", KINDS)
     try:
@@ -100,15 +104,19 @@ def run_demo(interval: float = 3.0) -> int:
 def _walkthrough(server: MotoServer, tmp: Path, stack: str, interval: float) -> int:
     repo = make_repo(tmp)
     secret = secrets.token_hex(16)
+    # deploy/'s lease table, made as deploy/README.md makes it: the daemon writes the stack
+    # under its lease, as replicas in an account do.
+    create_table(boto3.client("dynamodb"), LEASE_TABLE)
     settings = Settings(repo=f"file://{repo}", path="desired/prod", interval_seconds=interval,
                         listen=Address("127.0.0.1", 0), webhook_secret=secret,
-                        cache_dir=tmp / "clone")
+                        cache_dir=tmp / "clone", lease_table=LEASE_TABLE)
     daemon = Daemon(settings)
     daemon.start()
     reconciler = daemon.reconciler
     metrics_url = f"http://{daemon.address}/metrics"
     say(f"AWS emulator (moto, account 222222222222) on {server.url}")
     say(f"git repository {repo} (branch main, stack desired/prod)")
+    say(f"lease table {LEASE_TABLE}: this daemon writes the stack while it holds the lease")
     say(f"daemon running: {metrics_url}, webhook http://{daemon.address}/webhook, "
         f"a run every {interval:g} s")
     try:

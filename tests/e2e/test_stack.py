@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from controller.aws.leasetable import create_table
+from controller.engine.lease import open_lease
 from controller.engine.writer import one_writer
 from tests.conftest import AwsEnv
 from tests.stacks import DECLARED, DESIRED, copy_desired
@@ -178,6 +180,29 @@ def test_an_apply_meeting_another_writer_says_who_and_touches_nothing(
     assert "--lock-timeout" in result.err
     assert recorder.calls == [], "the lock comes before the plan: no AWS call at all"
     assert gitops("apply", DESIRED / "prod", "--auto-approve", "--lock-timeout", "5").code == 0
+
+
+def test_an_apply_meeting_a_replica_s_lease_says_who_and_touches_nothing(
+        applied_prod: AwsEnv, gitops: Any, recorder: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --lease-table the CLI takes the lease the daemon's replicas share: while a
+    replica holds it the apply names it and writes nothing; once free, it applies."""
+    monkeypatch.setenv("GITOPS_CACHE_DIR", str(tmp_path))
+    create_table(applied_prod.client("dynamodb"), "gitops-leases")
+    replica = open_lease("gitops-leases", "iq-theory-prod", applied_prod.account,
+                         applied_prod.region, "the daemon (gitops run)")
+    assert replica.take()
+    result = gitops("apply", DESIRED / "prod", "--auto-approve", "--lease-table",
+                    "gitops-leases")
+    assert result.code == 1
+    assert ("stack iq-theory-prod is being written by the daemon (gitops run) (pid"
+            in result.err and "fencing number 1" in result.err), result.err
+    assert recorder.calls == [], "the lease comes before the plan: no call to the stack"
+    replica.release()
+    monkeypatch.setenv("GITOPS_LEASE_TABLE", "gitops-leases")  # the same, from the env
+    assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
+    assert replica.take() and replica.fence == 3, "the apply took it (2) and released it"
+    replica.release()
 
 
 def test_account_guard_stops_before_any_other_call(aws: AwsEnv, gitops: Any,
