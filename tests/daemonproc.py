@@ -133,3 +133,22 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def proc_status(pid: int) -> tuple[int, int]:
+    """The process's resident memory (VmRSS, kB) and thread count, from /proc."""
+    fields: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "Threads"):
+                fields[key] = int(value.split()[0])
+    return fields["VmRSS"], fields["Threads"]
+
+
+def series(daemon: DaemonProcess, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample of `name` on /metrics in one scrape, with its labels."""
+    _, text = daemon.get("/metrics")
+    return [(dict(sample.labels), float(sample.value))
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == name]
