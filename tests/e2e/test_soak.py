@@ -498,8 +498,12 @@ def memory_figures(samples: list[tuple[float, int, int]],
 
 def _check_memory(figures: MemoryFigures) -> None:
     """RSS and threads at the end within a margin of the warm-up's highest (kB, count)."""
-    assert figures.end[0] <= figures.warm_up_max[0] + RSS_MARGIN_KB, figures
-    assert figures.end[1] <= figures.warm_up_max[1] + THREAD_MARGIN, figures
+    (rss, threads), (warm_rss, warm_threads) = figures.end, figures.warm_up_max
+    assert rss <= warm_rss + RSS_MARGIN_KB, (
+        f"RSS grew: {rss / 1024:.1f} MB at the end, the warm-up's highest "
+        f"{warm_rss / 1024:.1f} MB (margin {RSS_MARGIN_KB / 1024:.0f} MB): {figures}")
+    assert threads <= warm_threads + THREAD_MARGIN, (
+        f"threads grew: {threads} at the end, the warm-up's most {warm_threads}: {figures}")
 
 
 def _during_a_burst(asked: float, seconds: float, bursts: list[Burst]) -> bool:
