@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
-from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.httpsession import URLLib3Session
 
 from controller.aws.errors import error_code
@@ -79,7 +79,7 @@ def error_body(request: Any, service: str, code: str, message: str) -> tuple[str
                         "</Response>").encode()
 
 
-REST_XML = ("cloudfront", "route53")  # besides S3, whose error is the document's root
+REST_XML = ("cloudfront", "route53", "route-53")  # besides S3 (its error is the root)
 REST_JSON = ("lambda", "apigateway")
 
 
@@ -133,7 +133,7 @@ class LostAnswer:
         return [("before-send.*.*", self)]
 
     def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]
         if self.only is not None and not self.only(service, operation):
             return None
         with self._lock:
@@ -151,4 +151,78 @@ class LostAnswer:
         headers["Content-Type"] = content_type
         if content_type == CBOR:
             headers["smithy-protocol"] = "rpc-v2-cbor"
+        return AWSResponse(request.url, 500, headers, _Raw(body))
+
+
+FAULTS = ("throttling", "500", "timeout", "reset", "denied")
+
+
+class FirstCallFault:
+    """A before-send hook that answers the first call of every operation (or of those
+    `only` admits) with one fault, before it reaches AWS (nothing is done): AWS's
+    throttling or a 500 or an access-denied in the service's protocol, or a read timeout
+    or a connection reset from the network. botocore's retry loop runs on what it answers;
+    `faulted` records each (service, operation, code) answered."""
+
+    def __init__(self, fault: str, only: Callable[[str, str], bool] | None = None) -> None:
+        assert fault in FAULTS
+        self.fault, self.only = fault, only
+        self.faulted: list[tuple[str, str, str]] = []
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def hooks(self) -> list[tuple[str, Any]]:
+        return [("before-send.*.*", self)]
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        service, operation = event_name.split(".", 2)[1:]
+        if self.only is not None and not self.only(service, operation):
+            return None
+        with self._lock:
+            if (service, operation) in self._seen:
+                return None
+            self._seen.add((service, operation))
+        if self.fault == "timeout":
+            self.faulted.append((service, operation, "ReadTimeoutError"))
+            raise ReadTimeoutError(endpoint_url=request.url)
+        if self.fault == "reset":
+            self.faulted.append((service, operation, "ConnectionClosedError"))
+            raise ConnectionClosedError(endpoint_url=request.url)
+        status, code, message = {
+            "throttling": (400, "ThrottlingException", "Rate exceeded"),
+            "500": (500, "InternalError", "We encountered an internal error."),
+            "denied": (403, _denied_code(request, service), "not authorized to perform this"),
+        }[self.fault]
+        self.faulted.append((service, operation, code))
+        content_type, body = error_body(request, service, code, message)
+        headers = HTTPHeaders()
+        headers["Content-Type"] = content_type
+        if content_type == CBOR:
+            headers["smithy-protocol"] = "rpc-v2-cbor"
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+
+def _denied_code(request: Any, service: str) -> str:
+    """AWS's access-denied code as each protocol family spells it."""
+    if service == "ec2":
+        return "UnauthorizedOperation"
+    json_protocol = ("X-Amz-Target" in request.headers or service in REST_JSON
+                     or request.headers.get("smithy-protocol") in ("rpc-v2-cbor", b"rpc-v2-cbor"))
+    return "AccessDeniedException" if json_protocol else "AccessDenied"
+
+
+class Unhealing:
+    """A before-send hook answering every call of one operation with a 500, forever."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation, self.sent = operation, 0
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        if not event_name.endswith("." + self.operation):
+            return None
+        self.sent += 1
+        content_type, body = error_body(request, event_name.split(".")[1], "InternalError",
+                                        "We encountered an internal error.")
+        headers = HTTPHeaders()
+        headers["Content-Type"] = content_type
         return AWSResponse(request.url, 500, headers, _Raw(body))

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.loaders import Loader, create_loader
 
 from controller import metrics
@@ -45,6 +45,7 @@ class AwsGateway:
         events = self._session._session.get_component("event_emitter")
         events.register("before-call.*.*", self._count_call)
         events.register("after-call.*.*", self._count_error)
+        events.register("after-call-error.*.*", self._count_exception)
         # More specific than botocore's own `needs-retry.<service>` handler, so asked first;
         # its False is final.
         events.register("needs-retry.*.*", _no_blind_repeat)
@@ -52,6 +53,8 @@ class AwsGateway:
         for event, handler in hooks or []:
             events.register(event, handler)
         self._clients: dict[str, Any] = {}
+        # botocore's event names say `elastic-load-balancing-v2`; the metrics say `elbv2`
+        self._service_names: dict[str, str] = {}
         self.write_guard: WriteGuard | None = None
         self._lock = threading.Lock()
         self.calls: Counter[tuple[str, str]] = Counter()
@@ -61,7 +64,10 @@ class AwsGateway:
         self._config = Config(
             region_name=region,
             # Throttling and 5xx are retried with jittered back-off; AWS_MAX_ATTEMPTS, the
-            # standard AWS setting, may change how often.
+            # standard AWS setting, may change how often. Standard mode, as AWS's SDK guide
+            # recommends (feature-retry-behavior): adaptive mode rate-limits a whole client
+            # when one resource is throttled, and one client here serves every resource
+            # of its service, so a throttled queue would slow every unrelated read.
             retries={"mode": "standard",
                      "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)},
             max_pool_connections=32,
@@ -75,8 +81,9 @@ class AwsGateway:
         """The one client of `service` for this gateway (boto3 clients are thread-safe)."""
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self._session.client(
-                    service, config=self._config)  # type: ignore[call-overload]
+                client = self._session.client(service, config=self._config)  # type: ignore[call-overload]
+                self._clients[service] = client
+                self._service_names[client.meta.service_model.service_id.hyphenize()] = service
             return self._clients[service]
 
     @property
@@ -89,6 +96,16 @@ class AwsGateway:
         with self._lock:
             self.calls[(service, op)] += 1
         metrics.AWS_API_CALLS.labels(service=service, operation=op).inc()
+
+    def _count_exception(self, exception: Exception, event_name: str, **_: Any) -> None:
+        """A call that ended without an answer (a timeout, a dropped connection, after
+        botocore's retries) is a failed call too; its code is what happened."""
+        if isinstance(exception, ClientError):
+            return  # an answer: counted by _count_error
+        service_id, operation = event_name.split(".", 2)[1:]
+        metrics.AWS_API_ERRORS.labels(service=self._service_names.get(service_id, service_id),
+                                      operation=operation,
+                                      code=type(exception).__name__).inc()
 
     def _guard_write(self, model: Any, **_: Any) -> None:
         if self.write_guard is not None and not is_read(model.name):

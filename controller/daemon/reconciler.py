@@ -19,6 +19,7 @@ from controller import metrics
 from controller.aws.errors import AWS_ERRORS, describe_error
 from controller.aws.gateway import AwsGateway, WriteGuard
 from controller.daemon.settings import Settings
+from controller.engine.backoff import WriteBackoff
 from controller.engine.changeset import Change, ChangeSet
 from controller.engine.guard import GuardError
 from controller.engine.holds import RollbackHolds
@@ -66,6 +67,7 @@ class Reconciler:
                                 timeout=settings.git_timeout_seconds,
                                 cache_dir=settings.cache_dir)
         self.holds = RollbackHolds()
+        self.backoff = WriteBackoff()
         # enforce or detect; read at the start of each run (the demo switches it live)
         self.mode = settings.mode
         self.last_report: RunReport | None = None
@@ -216,7 +218,8 @@ class Reconciler:
                         write: bool, guard: WriteGuard | None = None) -> ChangeSet | None:
         def hold(change: Change, node: Node, nodes: Mapping[str, Node]) -> str | None:
             return (report_policy_hold(change, node, nodes)
-                    or self.holds.hold_rule(change, node, nodes))
+                    or self.holds.hold_rule(change, node, nodes)
+                    or self.backoff.hold_rule(change, node, nodes))
 
         try:
             gateway = AwsGateway(stack.config.region)
@@ -228,6 +231,7 @@ class Reconciler:
             return None
         if write and planned.changes.has_changes and not planned.changes.refused:
             changes = apply(planned, stop=self.stop)
+            self.backoff.record(changes, planned.nodes)
         else:
             changes = planned.changes
         self.holds.export(planned)

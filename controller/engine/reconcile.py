@@ -34,9 +34,10 @@ from controller.engine.prune import (
     deletion_order,
     find_orphans,
 )
+from controller.engine.recent import RecentCreates, unlisted_reason
 from controller.engine.shutdown import Shutdown
-from controller.model import Observed, is_unknown
-from controller.resources.base import Driver, RunContext
+from controller.model import Desired, Observed, is_unknown
+from controller.resources.base import Driver, RunContext, Vanished
 from controller.spec.graph import waves
 from controller.spec.stack import Stack
 
@@ -63,6 +64,7 @@ class Plan:
     orphans: dict[str, Orphan] = field(default_factory=dict)
     # old resources of create-first replaces, deleted once their dependents moved
     retired: list[tuple[Node, Observed]] = field(default_factory=list)
+    recent: RecentCreates | None = None
 
 
 def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None,
@@ -84,11 +86,13 @@ def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None,
     order = waves({r.id: sorted(r.depends_on) for r in stack.resources})
     changes: dict[str, Change] = {}
     prefetched: set[str] = set()
+    recent = RecentCreates.of(stack.name, stack.config.account)
     with pool() as readers:
         for wave in order:
             observe_wave([nodes[i] for i in wave], nodes, ctx, readers, prefetched)
             for rid in wave:
-                changes[rid] = _decided(nodes[rid], nodes, stack.name, ctx, hold)
+                changes[rid] = _decided(nodes[rid], nodes, stack.name, ctx, hold, recent)
+    recent.save()
     warnings: list[Warning] = []
     orphans = find_orphans(kinds, ctx, set(nodes), warnings)
     rules = PruneRules(prune and stack.config.prune,
@@ -99,13 +103,13 @@ def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None,
     changeset = ChangeSet(stack.name, stack.revision,
                           [changes[rid] for wave in order for rid in wave] + deletes, warnings)
     result = Plan(stack, changeset, nodes, order, ctx, started, calls_before, kinds,
-                  {o.id: o for o in orphans})
+                  {o.id: o for o in orphans}, recent=recent)
     _finish(result)
     return result
 
 
 def _decided(node: Node, nodes: Mapping[str, Node], stack: str, ctx: RunContext,
-             hold: HoldRule | None) -> Change:
+             hold: HoldRule | None, recent: RecentCreates) -> Change:
     change = decide(node, stack)
     if change.action == "replace" and not change.refused:
         _refuse_unless_ours(node, change, ctx)
@@ -113,10 +117,22 @@ def _decided(node: Node, nodes: Mapping[str, Node], stack: str, ctx: RunContext,
         reason = hold(change, node, nodes)
         if reason:
             change.held, change.reason = True, reason
+    _wait_for_a_lagging_create(node, change, recent)
     if node.readiness is not None and not node.readiness.ready:
         change.progress = f"{node.readiness.state}: {node.readiness.reason}"
     _mark_pending(node, change)
     return change
+
+
+def _wait_for_a_lagging_create(node: Node, change: Change, recent: RecentCreates) -> None:
+    """A create sent minutes ago whose resource AWS does not list yet is held, not sent
+    again (engine/recent.py); one AWS lists is forgotten."""
+    if node.live is not None:
+        recent.seen(node.id)
+        return
+    age = recent.unlisted_for(node.id)
+    if change.action == "create" and age is not None and not change.held:
+        change.held, change.reason = True, unlisted_reason(age)
 
 
 def not_ours(node: Node, ctx: RunContext) -> str | None:
@@ -333,10 +349,26 @@ def _write(p: Plan, node: Node, change: Change) -> Observed:
                 driver.delete(live, ctx)
             live = None
     if live is None:
-        live = driver.create(desired, ctx)
+        live = _create(p, node, desired)
     else:
         live = driver.update(desired, live, top_level_fields(change.fields), ctx)
     return _converge(live, node, ctx)
+
+
+def _create(p: Plan, node: Node, desired: Desired) -> Observed:
+    """Create, and note it (done, or maybe done: its answer lost, or not listed yet) so the
+    next plan waits for AWS to list it instead of creating a second one. Only resources
+    found by their tags: AWS refuses a second resource of the same name itself."""
+    recent = p.recent if node.driver.identity == "tags" else None  # a name has no twin
+    try:
+        live = node.driver.create(desired, p.ctx)
+    except Exception as err:
+        if recent is not None and (isinstance(err, Vanished) or may_have_happened(err)):
+            recent.sent(node.id)
+        raise
+    if recent is not None:
+        recent.sent(node.id)
+    return live
 
 
 def _converge(live: Observed, node: Node, ctx: RunContext) -> Observed:

@@ -29,6 +29,11 @@ from controller.model import (
 T = TypeVar("T")
 
 
+class Vanished(Exception):
+    """A resource just written cannot be read back: deleted meanwhile, or AWS lags (its
+    reads are eventually consistent). The engine remembers the create (engine/recent.py)."""
+
+
 class RunContext:
     """Per-run state shared by drivers: the AWS gateway and a memo for batched reads.
 

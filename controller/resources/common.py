@@ -15,10 +15,7 @@ from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import user_tags
 from controller.model import Desired, Observed
 from controller.resources.base import Driver, RunContext
-
-
-class Vanished(Exception):
-    """A resource just written cannot be read back: deleted meanwhile, or AWS lags."""
+from controller.resources.base import Vanished as Vanished  # drivers raise it from here
 
 
 def reread(driver: Driver, desired: Desired, ctx: RunContext) -> Observed:

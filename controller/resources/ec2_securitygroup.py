@@ -10,10 +10,13 @@ per stack, and reads the rules of the stack's groups with one
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws.errors import error_code
 from controller.model import Desired, NameRule, Observed, SpecModel, Tags
 from controller.resources.base import ReplaceOrder, RunContext
 from controller.resources.ec2_common import (
@@ -153,9 +156,9 @@ class SecurityGroupDriver(TaggedEc2Driver):
         plan = plan_rules(desired, rules_of(ctx, group_id, direction))
         suffix = "egress" if direction == "egress" else "ingress"
         if plan.authorize:
-            getattr(ec2, f"authorize_security_group_{suffix}")(
-                GroupId=group_id, IpPermissions=[ip_permission(r) for r in plan.authorize]
-            )
+            _already_done(getattr(ec2, f"authorize_security_group_{suffix}"),
+                          "InvalidPermission.Duplicate", GroupId=group_id,
+                          IpPermissions=[ip_permission(r) for r in plan.authorize])
         if plan.redescribe:
             ec2.modify_security_group_rules(
                 GroupId=group_id,
@@ -165,6 +168,17 @@ class SecurityGroupDriver(TaggedEc2Driver):
                 ],
             )
         if plan.revoke:
-            getattr(ec2, f"revoke_security_group_{suffix}")(
-                GroupId=group_id, SecurityGroupRuleIds=plan.revoke
-            )
+            _already_done(getattr(ec2, f"revoke_security_group_{suffix}"),
+                          "InvalidPermission.NotFound", GroupId=group_id,
+                          SecurityGroupRuleIds=plan.revoke)
+
+
+def _already_done(call: Callable[..., Any], code: str, **kwargs: Any) -> None:
+    """A rule change AWS answers as already made (botocore resent it after a lost answer,
+    or another writer made it): the engine's read-back after the write says whether the
+    rules are now git's, and corrects what is still missing."""
+    try:
+        call(**kwargs)
+    except ClientError as err:
+        if error_code(err) != code:
+            raise
