@@ -57,7 +57,7 @@ def setup(tmp_path: Path) -> Any:
 
 
 def test_a_failing_write_is_tried_less_often_and_says_when(setup: Any) -> None:
-    cloud, queue, now, run = setup
+    cloud, _, now, run = setup
     assert run().result == "error"  # first failure: tried again on the next run
     assert run().result == "error"  # second in a row: now it waits 30 s
     now[0] += 10
@@ -75,7 +75,7 @@ def test_a_failing_write_is_tried_less_often_and_says_when(setup: Any) -> None:
 
 
 def test_a_change_in_git_is_tried_at_once_and_success_is_forgotten(setup: Any) -> None:
-    cloud, queue, now, run = setup
+    _, queue, _now, run = setup
     run()
     run()
     assert run().result == "held"
