@@ -95,6 +95,8 @@ def run_demo(interval: float = 3.0) -> int:
         os.environ.pop(name, None)
     logs.configure(json=False, level="WARNING")
     with tempfile.TemporaryDirectory(prefix="gitops-demo-") as tmp:
+        # the demo's locks and notes of recent creates are its own, gone with it
+        os.environ["GITOPS_CACHE_DIR"] = str(Path(tmp) / "cache")
         try:
             return _walkthrough(server, Path(tmp), stack.name, interval)
         finally:

@@ -6,6 +6,8 @@ to `AWS_ENDPOINT_URL`. The servers start once per session.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,12 @@ def moto_for(account: str, purpose: str = "") -> MotoServer:
     if key not in _servers:
         _servers[key] = start_moto(account)
     return _servers[key]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Outside a test's own cache folder (module fixtures), a session's: tests never read
+    or write the user's cache (its locks, its notes of recent creates)."""
+    os.environ["GITOPS_CACHE_DIR"] = tempfile.mkdtemp(prefix="gitops-tests-cache-")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -89,7 +97,7 @@ def prod_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
 
 
 @pytest.fixture(scope="module")
-def _applied_prod_server() -> MotoServer:
+def _applied_prod_server(tmp_path_factory: pytest.TempPathFactory) -> MotoServer:
     """A moto server of its own where desired/prod is applied once per module: applying
     the whole stack from empty is the slowest thing a test does, and most tests of an
     applied stack only need it converged. Other tests' resets never reach it."""
@@ -102,6 +110,8 @@ def _applied_prod_server() -> MotoServer:
     server.reset()
     with pytest.MonkeyPatch.context() as env:
         aws = _pointed_at(server, env)
+        # before any test's own folder: never the user's cache
+        env.setenv("GITOPS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         result = apply(plan(load_stack(DESIRED / "prod", KINDS), aws.gateway()))
         assert not result.failed, [(c.id, c.error) for c in result.failed]
     return server

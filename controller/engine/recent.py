@@ -14,6 +14,7 @@ The note is a small JSON file in the cache folder, written under the stack's wri
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -39,7 +40,11 @@ class RecentCreates:
 
     @classmethod
     def of(cls, stack: str, account: str) -> RecentCreates:
-        return cls(cache_folder("created") / f"{account}-{stack}.json")
+        """The notes of a stack in an account, at the AWS endpoint in use (an emulator's
+        account is not AWS's, nor another emulator's)."""
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        where = f"-{hashlib.sha256(endpoint.encode()).hexdigest()[:8]}" if endpoint else ""
+        return cls(cache_folder("created") / f"{account}-{stack}{where}.json")
 
     def sent(self, rid: str) -> None:
         """A create of `rid` reached AWS (or may have): remember it now."""
