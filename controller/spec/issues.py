@@ -44,6 +44,13 @@ class Issue:
         return ": ".join(parts)
 
 
+def printable(text: str) -> str:
+    """`text` as a message may quote it: unchanged when every character prints, else
+    quoted with its escapes (a newline as \\n, ESC as \\x1b), so that text from a file
+    never breaks an issue's one line or reaches a terminal as a control sequence."""
+    return text if text.isprintable() else repr(text)
+
+
 def sort_key(issue: Issue) -> tuple[int, str, int, str]:
     """Root causes first (`Rank`), then by file and line."""
     return (issue.rank, issue.file, issue.line, str(issue))

@@ -96,7 +96,9 @@ class _Reading:
             try:
                 out[path] = data.decode("utf-8")
             except UnicodeDecodeError as err:
-                self.root_cause(Issue(self.files.display(path), 0, f"not UTF-8 text (byte "
+                # The line of the first byte that is not UTF-8, counted in the bytes.
+                line = data.count(b"\n", 0, err.start) + 1
+                self.root_cause(Issue(self.files.display(path), line, f"not UTF-8 text (byte "
                                       f"{err.start}): YAML files are text"),
                                 text=data.decode("utf-8", errors="replace"))
         return out
@@ -415,7 +417,9 @@ def _resources(reading: _Reading, listed: list[tuple[str, int]], texts: dict[str
             if res is None:
                 raw = doc.value if isinstance(doc.value, dict) else {}
                 invalid_ids.add(f"{raw.get('kind')}/{raw.get('name')}")
-                if raw.get("kind") not in kinds and isinstance(raw.get("name"), str):
+                kind = raw.get("kind")  # any YAML value: a list is not hashable
+                known = isinstance(kind, str) and kind in kinds
+                if not known and isinstance(raw.get("name"), str):
                     unknown_kinds.add(raw["name"])
                 continue
             if res.id in docs_by_id:

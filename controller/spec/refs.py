@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from controller.model import Kinds
 from controller.spec.graph import find_cycle
-from controller.spec.issues import Issue, Rank
+from controller.spec.issues import Issue, Rank, printable
 from controller.spec.model_errors import field_path
 from controller.spec.stack import ResourceDoc
 from controller.spec.substitution import Ref, find_refs
@@ -116,11 +116,12 @@ def _ref_problem(ref: Ref | str, resources: list[ResourceDoc], by_id: dict[str, 
                  invalid: Invalid, unread: list[Unread]) -> str | None:
     """What is wrong with one ref, or None (also when a root cause explains it)."""
     if not isinstance(ref, Ref):
-        return f"malformed ref ${{{ref}}}: write ${{ref:Kind/name.attr}}"
+        return f"malformed ref {printable('${' + ref + '}')}: write ${{ref:Kind/name.attr}}"
     if ref.target not in by_id:
         if invalid.explains(ref) or _fold(ref, unread):
             return None
-        return f"ref to {ref.target}, which is not in this stack" + _nearest(ref, resources)
+        return (f"ref to {printable(ref.target)}, which is not in this stack"
+                + _nearest(ref, resources))
     attrs = kinds[ref.kind].attributes
     if ref.attr not in attrs:
         hint = did_you_mean(ref.attr, attrs) or f" (it has: {', '.join(attrs)})"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.model import Folder, Unknown
+from controller.spec.issues import printable
 from controller.spec.suggest import closest
 
 # What users write: `$${` (a literal `${`), `${...}` (a substitution), or an unclosed `${`.
@@ -87,8 +88,9 @@ def substitute_values(value: Any, values: dict[str, Any],
         """(True, the value) or (False, None) with the error recorded."""
         match = VALUE.match(token)
         if not match:
+            shown = printable("${" + token + "}")
             errors.append(SubstitutionError(
-                path, f"unknown substitution ${{{token}}}: use ${{values.NAME}} or "
+                path, f"unknown substitution {shown}: use ${{values.NAME}} or "
                       f"${{ref:Kind/name.attr}}, or {LITERAL_HINT}"))
             return False, None
         found: Any = values

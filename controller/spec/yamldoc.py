@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer, ComposerError
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, SequenceNode
 from yaml.parser import Parser
@@ -105,27 +105,52 @@ class BoundedComposer(Composer):
                             mark)
 
 
+class UniqueKeyConstructor(SafeConstructor):
+    """PyYAML's safe constructor, refusing a key written twice in one mapping.
+
+    YAML says keys are unique, and PyYAML keeps the last value without a word: a
+    second `spec:` or `name:` in a document silently replaced the first. A key that a
+    merge (`<<: *base`) brings in may still be set again, as YAML allows.
+    """
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                        key_node, yaml.ScalarNode):
+                    continue  # a complex key is refused as unhashable by the constructor
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise ConstructorError(None, None, f"duplicate key {key!r}: it is also "
+                                           f"at line {seen[key]}, and YAML would keep only "
+                                           "the last", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 _CParser: Any = getattr(yaml, "CParser", None)
 if _CParser is not None:
-    class BoundedLoader(BoundedComposer, _CParser, SafeConstructor, Resolver):
-        """libyaml's parser, our composer, PyYAML's safe constructor."""
+    class BoundedLoader(BoundedComposer, _CParser, UniqueKeyConstructor, Resolver):
+        """libyaml's parser, our composer, PyYAML's safe constructor (keys unique)."""
 
         def __init__(self, text: str, budget: NodeBudget) -> None:
             _CParser.__init__(self, text)
             BoundedComposer.__init__(self, budget)
-            SafeConstructor.__init__(self)
+            UniqueKeyConstructor.__init__(self)
             Resolver.__init__(self)
 else:  # pragma: no cover - PyYAML built without libyaml
     class BoundedLoader(Reader, Scanner, Parser, BoundedComposer,  # type: ignore[no-redef]
-                        SafeConstructor, Resolver):
-        """PyYAML's pure-Python parser (also iterative), our composer, its safe constructor."""
+                        UniqueKeyConstructor, Resolver):
+        """PyYAML's pure-Python parser (also iterative), our composer, its safe
+        constructor (keys unique)."""
 
         def __init__(self, text: str, budget: NodeBudget) -> None:
             Reader.__init__(self, text)
             Scanner.__init__(self)
             Parser.__init__(self)
             BoundedComposer.__init__(self, budget)
-            SafeConstructor.__init__(self)
+            UniqueKeyConstructor.__init__(self)
             Resolver.__init__(self)
 
 
