@@ -30,7 +30,9 @@ def test_a_write_whose_answer_is_lost_is_never_made_twice(prod_aws: AwsEnv,
     stack = load_stack(DESIRED / "prod", REGISTRY)
     lost = LostAnswer(how, times=1, only=lambda service, op: not is_read(op))
     failures: dict[str, str] = {}
-    for _ in range(RUNS):
+    runs = 0
+    while runs < RUNS:
+        runs += 1
         run = apply(plan(stack, prod_aws.gateway(lost.hooks())))
         failures.update({c.id: c.error or "" for c in run.changes if c.result == "error"})
         if not run.failed and not run.has_changes:
@@ -38,6 +40,8 @@ def test_a_write_whose_answer_is_lost_is_never_made_twice(prod_aws: AwsEnv,
     creates = {op for _, op in lost.lost if op.startswith(("Create", "Allocate", "Register",
                                                            "Request"))}
     assert len(creates) >= 30, sorted(creates)
+    print(f"\n{how}: {len(lost.lost)} write operations lost an answer ({len(creates)} creates),"
+          f" {len(failures)} resources reported it, converged after {runs} runs")
     # a create whose answer was lost is reported on its resource, saying what happens next
     vpc = failures["ec2.Vpc/iq-theory-vpc"]
     assert "the next run looks for it by its identity" in vpc, vpc
