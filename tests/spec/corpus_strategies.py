@@ -120,10 +120,13 @@ def _in_spec(p: Pair) -> bool:
 
 
 SPEC_PAIRS = [p for p in PAIRS if _in_spec(p)]
-# Fields a model types: not inside a policy document (`Version`, `Statement`...), which
-# is free JSON that IAM, not the loader, checks.
+# Fields a model types: not inside a policy document (`Version`, `Statement`...), an ECR
+# lifecycle policy or an SNS filter policy, which are free JSON that AWS, not the
+# loader, checks.
+FREE_JSON = ("lifecyclePolicy", "filterPolicy")
 TYPED_PAIRS = [p for p in SPEC_PAIRS
-               if not any(isinstance(k, str) and k[:1].isupper() for k in p.path)]
+               if not any(isinstance(k, str) and k[:1].isupper() for k in p.path)
+               and not any(k in FREE_JSON for k in p.path[:-1])]
 INLINE_SPEC = [p for p in SPEC_PAIRS if _inline(p)]
 REF_PAIRS = [p for p in INLINE_SPEC if REF.search(p.value.value)]
 BLOCK_KEYS = [p for p in PAIRS if p.key_at_line_start]
@@ -211,7 +214,9 @@ def _flow(value: str) -> str:
 
 # --- wrong types, unknown fields, unknown kinds -----------------------------------------
 
-WRONG_FOR = {ScalarNode: ["{wrong: [1, 2]}", "[[1, 2], {a: b}]"],
+# Not a mapping for a scalar: some fields take a scalar or a free JSON document (an SNS
+# filter policy), which any mapping is.
+WRONG_FOR = {ScalarNode: ["[[1, 2], {a: b}]", "[{wrong: [1, 2]}]"],
              MappingNode: ["[1, 2]", "[[1], [2]]"],
              SequenceNode: ["{wrong: 1}", "{a: {b: c}}"]}
 ENVELOPE_WRONG = {"kind": "[sqs.Queue]", "name": "{a: 1}", "spec": "[1, 2]",
