@@ -24,9 +24,9 @@ import re
 import uuid
 from typing import Annotated, Any, ClassVar, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import ID_KEY, STACK_KEY, as_key_value_list, from_key_value_list, user_tags
 from controller.model import READY, Desired, Observed, Readiness, SpecModel, Tags
@@ -168,7 +168,7 @@ class CertificateDriver(Driver):
         acm = ctx.client("acm")
         try:
             absent_ok(acm.delete_certificate, CertificateArn=arn)
-        except ClientError as err:
+        except errors.ClientError as err:
             if error_code(err) != _IN_USE:
                 raise
             answer = absent_ok(acm.describe_certificate, CertificateArn=arn) or {}
@@ -176,7 +176,7 @@ class CertificateDriver(Driver):
             message = (f"certificate {arn} is still in use by "
                        f"{', '.join(users) or 'another AWS resource'}: move them to another "
                        "certificate first")
-            raise ClientError({"Error": {"Code": _IN_USE, "Message": message}},
+            raise errors.ClientError({"Error": {"Code": _IN_USE, "Message": message}},
                               "DeleteCertificate") from err
         finally:
             CERTIFICATES.forget(ctx, arn)

@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
-from controller.aws.errors import AWS_ERRORS, error_code, is_not_found
+from controller.aws import errors
+from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import user_tags
 from controller.model import Desired, FieldError, Observed, SpecModel, Tags, is_unknown
 from controller.resources.base import Driver, RunContext
@@ -83,7 +83,7 @@ def absent_ok(call: Any, **kwargs: Any) -> Any:
     not there (AWS's code, the emulator's wording; any other validation error is raised)."""
     try:
         return call(**kwargs)
-    except ClientError as err:
+    except errors.ClientError as err:
         code = error_code(err)
         message = str(err.response.get("Error", {}).get("Message", ""))
         if is_not_found(err) or code == ABSENT_CODE or (
@@ -101,7 +101,7 @@ def failing_once(ctx: RunContext, kind: str, read: Callable[[], T]) -> T:
         raise failed
     try:
         return read()
-    except AWS_ERRORS as err:
+    except errors.AWS_ERRORS as err:
         with ctx.lock:
             ctx.cache[("aas.failed", kind)] = err
         raise

@@ -10,10 +10,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from controller.aws.errors import AWS_ERRORS
-from controller.aws.gateway import AwsGateway
+from controller.aws import errors
 from controller.model import (
     READY,
     TAG_SAFE_NAME,
@@ -25,6 +24,9 @@ from controller.model import (
     Readiness,
     SpecModel,
 )
+
+if TYPE_CHECKING:  # the gateway imports boto3, which validation never needs
+    from controller.aws.gateway import AwsGateway
 
 T = TypeVar("T")
 
@@ -74,7 +76,7 @@ class RunContext:
                     return _unwrap(self.cache[key])
             try:
                 value: Any = load()
-            except AWS_ERRORS as err:  # a bug is not remembered: it is raised as it is
+            except errors.AWS_ERRORS as err:  # a bug is not remembered: it is raised as it is
                 value = _Failed(err)
             with self.lock:
                 self.cache[key] = value

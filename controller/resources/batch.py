@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from controller.aws.errors import AWS_ERRORS
+from controller.aws import errors
 from controller.resources.base import RunContext
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ class ByNames(Generic[T]):
                     raise failed.error
                 found: dict[str, Any] = self.fetch(ctx, part)
                 answers: dict[str, Any] = {name: found.get(name) for name in part}
-            except AWS_ERRORS as err:
+            except errors.AWS_ERRORS as err:
                 answers = dict.fromkeys([*part, _FAILED_BEFORE], _Failed(err))
             with ctx.lock:
                 for name, answer in answers.items():

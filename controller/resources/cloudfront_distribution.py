@@ -35,9 +35,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, from_key_value_list, not_owned, user_tags
 from controller.model import READY, Desired, FieldError, Observed, Readiness, SpecModel, Tags
@@ -393,7 +393,7 @@ def _create(ctx: RunContext, desired: Desired, config: dict[str, Any]) -> str:
                 "DistributionConfig": {**config, "CallerReference": reference},
                 "Tags": {"Items": as_key_value_list(desired.tags())}})
             return str(answer["Distribution"]["Id"])
-        except ClientError as err:
+        except errors.ClientError as err:
             named = _NAMED.search(str(err.response.get("Error", {}).get("Message", "")))
             if error_code(err) != _ALREADY or named is None:
                 raise
@@ -403,11 +403,11 @@ def _create(ctx: RunContext, desired: Desired, config: dict[str, Any]) -> str:
                 continue
             why = not_owned(made.tags or {}, ctx.stack, desired.id)
             if why:
-                raise ClientError({"Error": {"Code": _ALREADY, "Message": (
+                raise errors.ClientError({"Error": {"Code": _ALREADY, "Message": (
                     f"distribution {named['id']} was created with {desired.id}'s caller "
                     f"reference {reference!r}, but {why}: not taken over; adopt it with "
                     "`adopt:` or delete it")}}, "CreateDistributionWithTags") from err
             return named["id"]
-    raise ClientError({"Error": {"Code": _ALREADY, "Message": (
+    raise errors.ClientError({"Error": {"Code": _ALREADY, "Message": (
         f"the caller references of {desired.id} are held by {_REFERENCE_TRIES} deleted "
         "distributions")}}, "CreateDistributionWithTags")

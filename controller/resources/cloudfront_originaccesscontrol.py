@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import ID_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, STACK_KEY
 from controller.model import Desired, NameRule, Observed, SpecModel
@@ -93,7 +93,7 @@ class OriginAccessControlDriver(Driver):
             try:
                 ctx.client(SERVICE).create_origin_access_control(
                     OriginAccessControlConfig=config)
-            except ClientError as err:
+            except errors.ClientError as err:
                 if error_code(err) != _EXISTS:
                     raise
         CONTROLS.forget(ctx)

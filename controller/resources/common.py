@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from controller.aws import errors
 from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import user_tags
 from controller.model import Desired, Observed
@@ -32,7 +31,7 @@ def absent_ok(call: Callable[..., Any], *args: Any, absent: Iterable[str] = (),
     already gone, a policy never set): the service's not-found codes plus `absent`."""
     try:
         return call(*args, **kwargs)
-    except ClientError as err:
+    except errors.ClientError as err:
         if is_not_found(err) or error_code(err) in set(absent):
             return None
         raise

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.model import (
     READY,
@@ -283,7 +283,7 @@ def _associate(ec2: Any, table_id: str, subnet: str) -> None:
     try:
         ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet)
         return
-    except ClientError as err:
+    except errors.ClientError as err:
         if error_code(err) != "Resource.AlreadyAssociated":
             raise
     held = ec2.describe_route_tables(

@@ -13,9 +13,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.model import Desired, NameRule, Observed, SpecModel, Tags
 from controller.resources.base import ReplaceOrder, RunContext
@@ -179,6 +179,6 @@ def _already_done(call: Callable[..., Any], code: str, **kwargs: Any) -> None:
     rules are now git's, and corrects what is still missing."""
     try:
         call(**kwargs)
-    except ClientError as err:
+    except errors.ClientError as err:
         if error_code(err) != code:
             raise

@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import NOT_FOUND_CODES
 from controller.model import READY, Desired, FieldError, Observed, Readiness, SpecModel, Tags
 from controller.resources import common
@@ -187,7 +187,7 @@ class VpcEndpointDriver(TaggedEc2Driver):
             if code in _NOT_FOUND or code in NOT_FOUND_CODES:
                 continue
             message = f"{endpoint_id}: {error.get('Message', '')}"
-            raise ClientError({"Error": {"Code": code, "Message": message}},
+            raise errors.ClientError({"Error": {"Code": code, "Message": message}},
                               "DeleteVpcEndpoints")
 
     def readiness(self, desired: Desired | None, live: Observed) -> Readiness:

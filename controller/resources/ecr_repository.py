@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
 from controller.model import Desired, NameRule, Observed, SpecModel, Tags
@@ -93,7 +93,7 @@ class RepositoryDriver(Driver):
             fields.update(_policies(ctx, desired))
             # Read last: a repository deleted since the batch describe fails here.
             tags = _tags(ctx, repo["repositoryArn"])
-        except ClientError as err:
+        except errors.ClientError as err:
             if is_not_found(err):
                 return None
             raise
@@ -117,7 +117,7 @@ class RepositoryDriver(Driver):
                 args["encryptionConfiguration"]["kmsKey"] = spec["kmsKey"]
         try:
             ecr.create_repository(**args)
-        except ClientError as err:
+        except errors.ClientError as err:
             # A retry after a partial create: the repository is ours, finish its policies.
             if error_code(err) != "RepositoryAlreadyExistsException":
                 raise
@@ -210,7 +210,7 @@ def _describe(ctx: RunContext, names: list[str]) -> dict[str, dict[str, Any]]:
     ecr = ctx.client("ecr")
     try:
         repos = ecr.describe_repositories(repositoryNames=names)["repositories"]
-    except ClientError as err:
+    except errors.ClientError as err:
         if error_code(err) != "RepositoryNotFoundException":
             raise
         if len(names) == 1:

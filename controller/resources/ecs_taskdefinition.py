@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import STACK_KEY
 from controller.model import Desired, FieldError, Observed, SpecModel, Tags
@@ -243,7 +243,7 @@ def _latest_active(ctx: RunContext, family: str) -> dict[str, Any] | None:
     try:
         answer: dict[str, Any] = ecs.describe_task_definition(taskDefinition=family,
                                                               include=["TAGS"])
-    except ClientError as err:
+    except errors.ClientError as err:
         # ECS has no not-found code here: a family without revisions is a ClientException.
         if error_code(err) == "ClientException":
             return None

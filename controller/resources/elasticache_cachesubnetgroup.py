@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, user_tags
 from controller.model import Desired, Observed, SpecModel, Tags
@@ -80,7 +80,7 @@ class CacheSubnetGroupDriver(Driver):
                 CacheSubnetGroupDescription=desired.spec["cacheSubnetGroupDescription"],
                 SubnetIds=desired.spec["subnetIds"],
                 Tags=as_key_value_list(desired.tags()))
-        except ClientError as err:
+        except errors.ClientError as err:
             # Made since the plan read (a retried apply): the engine's next plan
             # compares it, its tags decide whether it is ours.
             if error_code(err) != "CacheSubnetGroupAlreadyExists":

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, user_tags
 from controller.model import Desired, FieldError, Observed, Readiness, SpecModel, Tags
@@ -215,7 +215,7 @@ class ReplicationGroupDriver(Driver):
         for what, call in _steps(desired, live, changed, ctx):
             try:
                 call()
-            except ClientError as err:
+            except errors.ClientError as err:
                 if done and error_code(err) == "InvalidReplicationGroupState":
                     raise StillModifying(
                         f"{desired.id}: AWS is still applying the {done[-1]} change "
@@ -238,11 +238,11 @@ class ReplicationGroupDriver(Driver):
             try:
                 absent_ok(ec.delete_replication_group, ReplicationGroupId=name,
                           FinalSnapshotIdentifier=final, absent=ABSENT)
-            except ClientError as err:
+            except errors.ClientError as err:
                 if error_code(err) != "SnapshotFeatureNotSupportedFault":
                     raise
                 absent_ok(ec.delete_replication_group, ReplicationGroupId=name, absent=ABSENT)
-        except ClientError as err:
+        except errors.ClientError as err:
             fresh = _fresh(ctx, name)
             if error_code(err) != "InvalidReplicationGroupState" or (
                     fresh is not None and fresh.get("Status") != "deleting"):

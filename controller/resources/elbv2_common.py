@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from botocore.exceptions import ClientError
-
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
 from controller.model import Desired, NameRule, Observed, is_unknown
@@ -65,7 +64,7 @@ def _describe_tags(ctx: RunContext, arns: list[str]) -> dict[str, dict[str, str]
     elbv2 = ctx.client("elbv2")
     try:
         answer = elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"]
-    except ClientError as err:
+    except errors.ClientError as err:
         if error_code(err) not in ABSENT:
             raise
         if len(arns) == 1:
@@ -294,7 +293,7 @@ class Children:
             try:
                 items = pages(ctx, self.operation, self.result_key,
                               **{self.parent_param: parent})
-            except ClientError as err:
+            except errors.ClientError as err:
                 if error_code(err) in ABSENT:
                     continue  # the parent is gone, and its children with it
                 raise

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.model import Desired, Observed, Readiness, SpecModel, Tags
 from controller.resources.base import RunContext
@@ -129,7 +129,7 @@ class LoadBalancerDriver(NamedDriver):
             raise DeletionProtected(_protected(live))
         try:
             absent_ok(elbv2.delete_load_balancer, LoadBalancerArn=arn, absent=ABSENT)
-        except ClientError as err:
+        except errors.ClientError as err:
             if error_code(err) == "OperationNotPermitted":
                 raise DeletionProtected(_protected(live)) from err
             raise

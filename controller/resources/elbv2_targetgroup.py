@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.model import Desired, Observed, SpecModel, Tags, is_unknown
 from controller.resources.base import RunContext
@@ -137,7 +137,7 @@ class TargetGroupDriver(NamedDriver):
         try:
             absent_ok(ctx.client("elbv2").delete_target_group, TargetGroupArn=arn,
                       absent=ABSENT)
-        except ClientError as err:
+        except errors.ClientError as err:
             if error_code(err) == "ResourceInUse":
                 raise TargetGroupInUse(f"target group {live.attrs.get('name')} is in use: "
                                        f"{IN_USE_NOTE}") from err

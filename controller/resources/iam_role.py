@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
 from controller.model import Desired, NameRule, Observed, SpecModel, Tags
@@ -124,7 +124,7 @@ class RoleDriver(Driver):
                 args[param] = spec[field]
         try:
             iam.create_role(**args)
-        except ClientError as err:
+        except errors.ClientError as err:
             # A retry after a partial create: the role is there, finish its policies below.
             if error_code(err) != "EntityAlreadyExists":
                 raise

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import ID_KEY, STACK_KEY, user_tags
 from controller.model import Desired, FieldError, Observed, Readiness, SpecModel, Tags
@@ -137,7 +137,7 @@ class EventSourceMappingDriver(Driver):
         try:
             item = ctx.client("lambda").create_event_source_mapping(
                 EventSourceArn=desired.spec["eventSourceArn"], Tags=desired.tags(), **args)
-        except ClientError as err:
+        except errors.ClientError as err:
             if error_code(err) == "ResourceConflictException":
                 raise MappingTaken(f"{desired.id}: {self._conflict(desired, ctx)}") from err
             raise
@@ -152,7 +152,7 @@ class EventSourceMappingDriver(Driver):
         if args:
             try:
                 client.update_event_source_mapping(UUID=live.attrs["uuid"], **args)
-            except ClientError as err:
+            except errors.ClientError as err:
                 if error_code(err) in ("ResourceInUseException", "ResourceConflictException"):
                     raise MappingBusy(f"{desired.id}: AWS is still settling the mapping "
                                       f"({live.attrs.get('state')}); the next run writes "

@@ -35,9 +35,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import user_tags
 from controller.model import (
@@ -405,7 +405,7 @@ def _retryable(desired: Desired, call: Callable[[], Any], after: list[str] | Non
     role takes seconds to reach Lambda) become StillUpdating: the next run retries."""
     try:
         return call()
-    except ClientError as err:
+    except errors.ClientError as err:
         message = str(err.response.get("Error", {}).get("Message", ""))
         if error_code(err) == "ResourceConflictException":
             done = f" ({', '.join(after)} written)" if after else ""

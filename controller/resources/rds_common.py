@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from controller.aws import errors
 from controller.aws.errors import error_code, is_not_found
 from controller.aws.tags import as_key_value_list, from_key_value_list
 from controller.model import Desired
@@ -44,7 +43,8 @@ RDS_ABSENT = frozenset({
 
 def is_rds_absent(err: BaseException) -> bool:
     """True when an RDS call failed because what it names does not exist."""
-    return isinstance(err, ClientError) and (is_not_found(err) or error_code(err) in RDS_ABSENT)
+    return isinstance(err, errors.ClientError) and (is_not_found(err)
+                                                    or error_code(err) in RDS_ABSENT)
 
 
 def rds_tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

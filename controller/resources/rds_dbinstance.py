@@ -22,9 +22,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import ID_KEY, STACK_KEY, user_tags
 from controller.model import Desired, NameRule, Observed, Readiness, SpecModel, Tags, is_unknown
@@ -203,7 +203,7 @@ class DBInstanceDriver(Driver):
                 args[param] = spec[field]
         try:
             ctx.client("rds").create_db_instance(**args)
-        except ClientError as err:
+        except errors.ClientError as err:
             # A retried create whose first answer was lost finds its own instance.
             if error_code(err) != "DBInstanceAlreadyExists":
                 raise
@@ -253,7 +253,7 @@ class DBInstanceDriver(Driver):
                                                  or f"{name}-final-{stamp}")
         try:
             absent_ok(ctx.client("rds").delete_db_instance, absent=RDS_ABSENT, **args)
-        except ClientError as err:
+        except errors.ClientError as err:
             # "already being deleted": a delete another run (or a person) started
             if error_code(err) != "InvalidDBInstanceState":
                 raise

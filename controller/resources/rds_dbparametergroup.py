@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field, field_validator, model_validator
 
+from controller.aws import errors
 from controller.aws.tags import user_tags
 from controller.model import Desired, NameRule, Observed, SpecModel, Tags
 from controller.resources.base import Driver, RunContext
@@ -123,7 +123,7 @@ class DBParameterGroupDriver(Driver):
         declared = _declared(desired)
         try:
             live = _parameters(ctx, group["DBParameterGroupName"], set(declared))
-        except ClientError as err:
+        except errors.ClientError as err:
             if is_rds_absent(err):  # deleted since this run's listing
                 return None
             raise

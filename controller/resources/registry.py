@@ -2,61 +2,83 @@
 
 A `Registry` is what the loader validates against and the engine plans with;
 tests give them one of their own (a fake driver, a subset of kinds).
+
+The stack's registry names each driver by its module and class, and imports it
+when its kind is first asked for: `gitops validate` then imports the spec
+models of the kinds its stack declares, and `gitops --help` none of them.
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 
-from controller.resources.acm_certificate import CertificateDriver
-from controller.resources.applicationautoscaling_scalabletarget import ScalableTargetDriver
-from controller.resources.applicationautoscaling_scalingpolicy import ScalingPolicyDriver
 from controller.resources.base import Driver
-from controller.resources.cloudfront_distribution import DistributionDriver
-from controller.resources.cloudfront_originaccesscontrol import OriginAccessControlDriver
-from controller.resources.cloudwatch_metricalarm import MetricAlarmDriver
-from controller.resources.ec2_elasticip import ElasticIpDriver
-from controller.resources.ec2_internetgateway import InternetGatewayDriver
-from controller.resources.ec2_natgateway import NatGatewayDriver
-from controller.resources.ec2_routetable import RouteTableDriver
-from controller.resources.ec2_securitygroup import SecurityGroupDriver
-from controller.resources.ec2_subnet import SubnetDriver
-from controller.resources.ec2_vpc import VpcDriver
-from controller.resources.ec2_vpcendpoint import VpcEndpointDriver
-from controller.resources.ecr_repository import RepositoryDriver
-from controller.resources.ecs_cluster import ClusterDriver
-from controller.resources.ecs_service import ServiceDriver
-from controller.resources.ecs_taskdefinition import TaskDefinitionDriver
-from controller.resources.elasticache_cachesubnetgroup import CacheSubnetGroupDriver
-from controller.resources.elasticache_replicationgroup import ReplicationGroupDriver
-from controller.resources.elbv2_listener import ListenerDriver
-from controller.resources.elbv2_listenerrule import ListenerRuleDriver
-from controller.resources.elbv2_loadbalancer import LoadBalancerDriver
-from controller.resources.elbv2_targetgroup import TargetGroupDriver
-from controller.resources.iam_role import RoleDriver
-from controller.resources.lambda_eventsourcemapping import EventSourceMappingDriver
-from controller.resources.lambda_function import FunctionDriver
-from controller.resources.logs_loggroup import LogGroupDriver
-from controller.resources.rds_dbinstance import DBInstanceDriver
-from controller.resources.rds_dbparametergroup import DBParameterGroupDriver
-from controller.resources.rds_dbsubnetgroup import DBSubnetGroupDriver
-from controller.resources.s3_bucket import BucketDriver
-from controller.resources.secretsmanager_secret import SecretDriver
-from controller.resources.servicediscovery_privatednsnamespace import PrivateDnsNamespaceDriver
-from controller.resources.servicediscovery_service import ServiceDriver as DiscoveryServiceDriver
-from controller.resources.sns_subscription import SubscriptionDriver
-from controller.resources.sns_topic import TopicDriver
-from controller.resources.sqs_queue import QueueDriver
+
+# kind -> (its module in controller.resources, its driver class), in the registry's order
+DRIVERS: dict[str, tuple[str, str]] = {
+    "ec2.Vpc": ("ec2_vpc", "VpcDriver"),
+    "ec2.Subnet": ("ec2_subnet", "SubnetDriver"),
+    "ec2.SecurityGroup": ("ec2_securitygroup", "SecurityGroupDriver"),
+    "ec2.InternetGateway": ("ec2_internetgateway", "InternetGatewayDriver"),
+    "ec2.ElasticIp": ("ec2_elasticip", "ElasticIpDriver"),
+    "ec2.NatGateway": ("ec2_natgateway", "NatGatewayDriver"),
+    "ec2.RouteTable": ("ec2_routetable", "RouteTableDriver"),
+    "ec2.VpcEndpoint": ("ec2_vpcendpoint", "VpcEndpointDriver"),
+    "acm.Certificate": ("acm_certificate", "CertificateDriver"),
+    "elbv2.LoadBalancer": ("elbv2_loadbalancer", "LoadBalancerDriver"),
+    "elbv2.TargetGroup": ("elbv2_targetgroup", "TargetGroupDriver"),
+    "elbv2.Listener": ("elbv2_listener", "ListenerDriver"),
+    "elbv2.ListenerRule": ("elbv2_listenerrule", "ListenerRuleDriver"),
+    "servicediscovery.PrivateDnsNamespace":
+        ("servicediscovery_privatednsnamespace", "PrivateDnsNamespaceDriver"),
+    "servicediscovery.Service": ("servicediscovery_service", "ServiceDriver"),
+    "iam.Role": ("iam_role", "RoleDriver"),
+    "logs.LogGroup": ("logs_loggroup", "LogGroupDriver"),
+    "ecr.Repository": ("ecr_repository", "RepositoryDriver"),
+    "secretsmanager.Secret": ("secretsmanager_secret", "SecretDriver"),
+    "rds.DBSubnetGroup": ("rds_dbsubnetgroup", "DBSubnetGroupDriver"),
+    "rds.DBParameterGroup": ("rds_dbparametergroup", "DBParameterGroupDriver"),
+    "rds.DBInstance": ("rds_dbinstance", "DBInstanceDriver"),
+    "ecs.Cluster": ("ecs_cluster", "ClusterDriver"),
+    "ecs.TaskDefinition": ("ecs_taskdefinition", "TaskDefinitionDriver"),
+    "ecs.Service": ("ecs_service", "ServiceDriver"),
+    "applicationautoscaling.ScalableTarget":
+        ("applicationautoscaling_scalabletarget", "ScalableTargetDriver"),
+    "applicationautoscaling.ScalingPolicy":
+        ("applicationautoscaling_scalingpolicy", "ScalingPolicyDriver"),
+    "sqs.Queue": ("sqs_queue", "QueueDriver"),
+    "s3.Bucket": ("s3_bucket", "BucketDriver"),
+    "cloudfront.OriginAccessControl":
+        ("cloudfront_originaccesscontrol", "OriginAccessControlDriver"),
+    "cloudfront.Distribution": ("cloudfront_distribution", "DistributionDriver"),
+    "elasticache.CacheSubnetGroup": ("elasticache_cachesubnetgroup", "CacheSubnetGroupDriver"),
+    "elasticache.ReplicationGroup": ("elasticache_replicationgroup", "ReplicationGroupDriver"),
+    "lambda.Function": ("lambda_function", "FunctionDriver"),
+    "lambda.EventSourceMapping": ("lambda_eventsourcemapping", "EventSourceMappingDriver"),
+    "sns.Topic": ("sns_topic", "TopicDriver"),
+    "sns.Subscription": ("sns_subscription", "SubscriptionDriver"),
+    "cloudwatch.MetricAlarm": ("cloudwatch_metricalarm", "MetricAlarmDriver"),
+}
 
 
 class Registry(Mapping[str, Driver]):
-    """Drivers by kind."""
+    """Drivers by kind: given, or named (`where`: kind -> (module, class)) and imported
+    at the first use of their kind."""
 
-    def __init__(self, drivers: Iterable[Driver]) -> None:
-        self._drivers = {d.kind: d for d in drivers}
+    def __init__(self, drivers: Iterable[Driver] = (),
+                 where: Mapping[str, tuple[str, str]] | None = None) -> None:
+        self._drivers: dict[str, Driver | tuple[str, str]] = dict(where or {})
+        self._drivers.update((d.kind, d) for d in drivers)
+        self._lock = threading.Lock()  # the engine asks for drivers from several threads
 
     def __getitem__(self, kind: str) -> Driver:
-        return self._drivers[kind]
+        with self._lock:
+            driver = self._drivers[kind]
+            if isinstance(driver, tuple):
+                driver = self._drivers[kind] = _imported(kind, *driver)
+            return driver
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._drivers)
@@ -65,43 +87,12 @@ class Registry(Mapping[str, Driver]):
         return len(self._drivers)
 
 
-REGISTRY = Registry([
-    VpcDriver(),
-    SubnetDriver(),
-    SecurityGroupDriver(),
-    InternetGatewayDriver(),
-    ElasticIpDriver(),
-    NatGatewayDriver(),
-    RouteTableDriver(),
-    VpcEndpointDriver(),
-    CertificateDriver(),
-    LoadBalancerDriver(),
-    TargetGroupDriver(),
-    ListenerDriver(),
-    ListenerRuleDriver(),
-    PrivateDnsNamespaceDriver(),
-    DiscoveryServiceDriver(),
-    RoleDriver(),
-    LogGroupDriver(),
-    RepositoryDriver(),
-    SecretDriver(),
-    DBSubnetGroupDriver(),
-    DBParameterGroupDriver(),
-    DBInstanceDriver(),
-    ClusterDriver(),
-    TaskDefinitionDriver(),
-    ServiceDriver(),
-    ScalableTargetDriver(),
-    ScalingPolicyDriver(),
-    QueueDriver(),
-    BucketDriver(),
-    OriginAccessControlDriver(),
-    DistributionDriver(),
-    CacheSubnetGroupDriver(),
-    ReplicationGroupDriver(),
-    FunctionDriver(),
-    EventSourceMappingDriver(),
-    TopicDriver(),
-    SubscriptionDriver(),
-    MetricAlarmDriver(),
-])
+def _imported(kind: str, module: str, name: str) -> Driver:
+    """The driver of `kind`, from its module; a TypeError if the table names another."""
+    driver = getattr(importlib.import_module(f"controller.resources.{module}"), name)()
+    if not isinstance(driver, Driver) or driver.kind != kind:
+        raise TypeError(f"controller.resources.{module}.{name} is not the driver of {kind}")
+    return driver
+
+
+REGISTRY = Registry(where=DRIVERS)

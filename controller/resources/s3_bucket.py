@@ -34,9 +34,9 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import ID_KEY, STACK_KEY, as_key_value_list, from_key_value_list, user_tags
 from controller.model import (
@@ -271,7 +271,7 @@ class BucketDriver(Driver):
         made_now = True
         try:
             s3.create_bucket(**args)
-        except ClientError as err:
+        except errors.ClientError as err:
             # A retry after a partial create: the bucket is ours, finish its settings.
             # (BucketAlreadyExists, another account's name, is raised as AWS says it.)
             if error_code(err) != "BucketAlreadyOwnedByYou":
@@ -303,7 +303,7 @@ class BucketDriver(Driver):
         name = live.attrs["name"]
         try:
             absent_ok(ctx.client("s3").delete_bucket, Bucket=name, absent=(NO_BUCKET,))
-        except ClientError as err:
+        except errors.ClientError as err:
             if error_code(err) == "BucketNotEmpty":
                 raise BucketNotEmpty(
                     f"the bucket {name} still holds objects or object versions, and the "
@@ -400,7 +400,7 @@ def _get(call: Any, name: str, not_set: str) -> Any:
     bucket itself is."""
     try:
         return call(Bucket=name)
-    except ClientError as err:
+    except errors.ClientError as err:
         if error_code(err) == not_set:
             return None
         if error_code(err) == NO_BUCKET:

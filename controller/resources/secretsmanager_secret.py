@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import STACK_KEY, as_key_value_list, from_key_value_list, user_tags
 from controller.model import Desired, NameRule, Observed, SpecModel, Tags
@@ -130,7 +130,7 @@ class SecretDriver(Driver):
         try:
             if not live.deleted:
                 absent_ok(ctx.client("secretsmanager").delete_secret, SecretId=live.attrs["arn"])
-        except ClientError as err:
+        except errors.ClientError as err:
             if error_code(err) != "InvalidRequestException" or not _pending(ctx, name):
                 raise
         finally:

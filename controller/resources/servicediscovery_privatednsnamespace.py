@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
+from controller.aws import errors
 from controller.aws.errors import error_code
 from controller.aws.tags import as_key_value_list, from_key_value_list, user_tags
 from controller.model import Desired, NameRule, Observed, Readiness, SpecModel, Tags
@@ -116,7 +116,7 @@ class PrivateDnsNamespaceDriver(Driver):
         client = ctx.client(SERVICE)
         try:
             operation_id = client.create_private_dns_namespace(**args)["OperationId"]
-        except ClientError as err:
+        except errors.ClientError as err:
             # A create of an earlier run still going: AWS names its operation.
             if error_code(err) != "DuplicateRequest":
                 raise

@@ -18,9 +18,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
+from controller.aws import errors
 from controller.aws.errors import is_not_found
 from controller.aws.tags import user_tags
 from controller.model import (
@@ -132,7 +132,7 @@ class QueueDriver(Driver):
             url = sqs.get_queue_url(QueueName=desired.name)["QueueUrl"]
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
             tags: dict[str, str] = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
-        except ClientError as err:
+        except errors.ClientError as err:
             if is_not_found(err):
                 return None
             raise
