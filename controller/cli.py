@@ -4,8 +4,8 @@ Exit codes are a contract: 0 in sync / success, 2 changes pending (plan only),
 1 anything else, usage errors included (argparse's own 2 is overridden).
 
 A command imports what it uses when it runs: `gitops validate` and `gitops --help`
-answer in a tenth of a second only if they never import boto3, structlog, the
-engine, git or the daemon (tests/test_quick_cli.py lists what they must not import).
+never import boto3, structlog, the engine, git or the daemon, half a second of
+imports they do not use (tests/test_quick_cli.py lists what they must not import).
 """
 
 from __future__ import annotations
