@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,8 @@ def child_engine(action: str, folder: str) -> dict[str, Any]:
             "kinds": len({r.kind for r in stack.resources}),
             "calls": changes.api_calls, "engine_seconds": changes.duration_seconds,
             "load_seconds": loaded, "pending": sum(c.pending for c in changes.changes),
-            "failed": len(changes.failed)}
+            "failed": len(changes.failed),
+            "operations": {f"{svc}.{op}": n for (svc, op), n in gateway.calls.items()}}
 
 
 def child_webhook() -> dict[str, Any]:
@@ -307,8 +309,7 @@ def terraform_rows(rows: list[Row]) -> list[list[str]]:
     out = []
     for row in rows:
         if not row.generated:
-            out.append([row.label, "not written: Terraform twins are only generated for the "
-                                   "generated stacks", "", "", "", "", "", ""])
+            out.append([row.label, "n/a (no twin)", "", "", "", "", "", ""])
             continue
         tf, ours_apply, ours_plan = row.terraform, row.apply, row.plan
         apply_run, plan_run = tf.get("apply"), tf.get("plan")
@@ -329,6 +330,12 @@ def report(rows: list[Row], terraform: bool, webhook: Run | None) -> None:
     print(_table(["stack", "resources", "kinds", "calls", "calls/res", "target", "vs target",
                   "engine s", "ms/res", "process s", "peak RSS MB", "pending"],
                  plan_rows(rows)))
+    largest = max((r for r in rows if r.plan and r.plan.result), default=None,
+                  key=lambda r: r.plan.result["resources"] if r.plan else 0)
+    if largest is not None and largest.plan is not None:
+        operations = Counter(largest.plan.result["operations"])
+        print(f"  calls of the {largest.label} plan by operation: " + ", ".join(
+            f"{op} {n}" for op, n in operations.most_common(12)))
     print("\nApply from empty (plan + writes, one process)")
     print(_table(["stack", "resources", "calls", "calls/res", "engine s", "ms/res",
                   "process s", "peak RSS MB", "failed"], apply_rows(rows)))
