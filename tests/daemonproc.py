@@ -69,7 +69,8 @@ class DaemonProcess:
         self.lines: list[dict[str, Any]] = []
         self.raw: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controller", "run"], env={**os.environ, **env},
+            [sys.executable, "-m", "controller", "run"],
+            env={**os.environ, "PYTHONFAULTHANDLER": "1", **env},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, daemon=True).start()
         listening = wait_for(lambda: self.find("listening"), 30, what="the daemon to listen")
@@ -126,7 +127,15 @@ class DaemonProcess:
     def terminate(self, timeout: float = 25.0) -> tuple[int, float]:
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=timeout)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+            time.sleep(0.5)
+            raise AssertionError(f"the daemon did not exit within {timeout:g} s of SIGTERM; "
+                                 "its last lines:\n" + "".join(self.raw[-60:])) from None
         return code, time.monotonic() - started
 
     def kill(self) -> None:
