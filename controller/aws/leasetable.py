@@ -111,11 +111,16 @@ class LeaseTable:
                                     ConsistentRead=True).get("Item")
         if not item or "owner" not in item:
             return None
-        return Holder(owner=item["owner"]["S"], fence=int(item["fence"]["N"]),
-                      expires=float(item["expires"]["N"]),
-                      what=item.get("what", {}).get("S", ""),
-                      host=item.get("host", {}).get("S", ""),
-                      pid=int(item.get("pid", {}).get("N", "0")))
+        try:
+            return Holder(owner=str(item["owner"]["S"]), fence=int(item["fence"]["N"]),
+                          expires=float(item["expires"]["N"]),
+                          what=str(item.get("what", {}).get("S", ""))[:200],
+                          host=str(item.get("host", {}).get("S", ""))[:200],
+                          pid=int(item.get("pid", {}).get("N", "0")))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # not an item this controller wrote (edited by hand): held, by someone unknown
+            return Holder(owner="?", fence=0, expires=float("inf"), what="an unknown writer",
+                          host="?", pid=0)
 
 
 def create_table(client: Any, table: str) -> None:

@@ -117,6 +117,9 @@ class Lease:
             return f"unknown: {describe_error(err)}"
         if holder is None or holder.expires < self._clock():
             return "nobody (free)"
+        if holder.owner == "?":
+            return (f"an unknown writer (the item {self.key!r} of {self.table.table} was not "
+                    "written by this controller: delete it to free the stack)")
         left = max(0.0, holder.expires - self._clock())
         return (f"{holder.what or 'a writer'} (pid {holder.pid} on {holder.host}, fencing "
                 f"number {holder.fence}, expires in {left:.0f} s unless renewed)")

@@ -138,3 +138,12 @@ def test_a_missing_table_is_a_clear_error(aws: AwsEnv) -> None:
     with pytest.raises(LeaseLost, match="CreateVpc not sent: the stack's lease could not be "
                        "confirmed"):
         lease.check("ec2", "CreateVpc")
+
+
+def test_an_item_edited_by_hand_reads_as_an_unknown_holder(aws: AwsEnv,
+                                                           table: LeaseTable) -> None:
+    aws.client("dynamodb").put_item(TableName=TABLE, Item={
+        "lease": {"S": "111111111111-iq-theory-prod"}, "owner": {"S": "someone"},
+        "fence": {"S": "not a number"}, "expires": {"N": "1"}})
+    lease = replica(table, Clock())
+    assert lease.describe_holder().startswith("an unknown writer")
