@@ -47,6 +47,29 @@ PROD_ACCOUNT = "222222222222"
 DEPLOYS = ("1.5.0", "1.5.1", "1.5.2")  # api_image_tag values the webhook rolls out
 
 
+# Reads AWS answers one resource per call, with no batch form (AWS's API references): a
+# no-change plan pays them per resource, so the table shows the calls without them too.
+NO_BATCH_READ = {
+    "sqs.GetQueueAttributes": "SQS describes one queue per call",
+    "ecs.DescribeTaskDefinition": "ECS describes one task definition per call",
+    "iam.GetRole": "a role's Description/MaxSessionDuration (not in "
+                   "GetAccountAuthorizationDetails), read when the spec declares one",
+    "elbv2.DescribeTargetGroupAttributes": "one target group per call, read when the spec "
+                                           "declares attributes",
+    "elbv2.DescribeLoadBalancerAttributes": "one load balancer per call, when declared",
+    "elbv2.DescribeRules": "one listener's rules per call",
+    "s3.GetBucketVersioning": "S3 reads each bucket setting with its own call",
+    "ecs.ListTagsForResource": "ECS task definitions' tags: one per call",
+}
+
+
+def no_batch_calls(operations: dict[str, int]) -> int:
+    """The calls of a plan to reads AWS has no batch form of (NO_BATCH_READ) and to the
+    per-bucket S3 reads, which AWS has no batch form of either."""
+    return sum(n for op, n in operations.items()
+               if op in NO_BATCH_READ or op.startswith("s3.GetBucket"))
+
+
 # --- the child processes: one measurement each ------------------------------------------
 
 def child_engine(action: str, folder: str) -> dict[str, Any]:
@@ -216,6 +239,92 @@ def measure_gitops(row: Row, cache: Path) -> None:
             print(f"  {row.label} {what} exited {run.code}:\n{run.tail}", file=sys.stderr)
 
 
+@dataclass
+class DaemonRun:
+    """A `gitops run` reconciling a generated stack: RSS over time and its runs."""
+
+    resources: int
+    interval: float
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MB)
+    runs: dict[str, float] = field(default_factory=dict)  # result -> count
+    run_seconds: float | None = None  # mean duration of a run
+    code: int | None = None
+
+    def rss_at(self, seconds: float) -> float | None:
+        """The RSS sampled nearest after `seconds` since the start."""
+        return next((mb for at, mb in self.samples if at >= seconds), None)
+
+
+def measure_daemon(folder: Path, resources: int, minutes: float, interval: float,
+                   work: Path) -> DaemonRun:
+    """A real `gitops run` (enforce) on the stack, applied beforehand, every `interval` s
+    for `minutes`: its RSS from /proc every 5 s, its runs from its own /metrics."""
+    server = start_moto(ACCOUNT)
+    env = {**moto_env(server), "GITOPS_CACHE_DIR": str(work / "daemon-cache")}
+    result = DaemonRun(resources, interval)
+    try:
+        if engine_child("apply", folder, env).code != 0:
+            print("  the daemon's stack did not apply: no daemon figures", file=sys.stderr)
+            return result
+        repo = work / "daemon-repo"
+        shutil.copytree(folder, repo / "desired" / "bench")
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                     ["commit", "-q", "-m", "bench stack"]):
+            subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=b@example.com",
+                            "-C", str(repo), *args], check=True, capture_output=True)
+        port = _free_port()
+        env.update({"GITOPS_REPO": f"file://{repo}", "GITOPS_PATH": "desired/bench",
+                    "GITOPS_INTERVAL_SECONDS": str(interval),
+                    "GITOPS_LISTEN": f"127.0.0.1:{port}"})
+        daemon = subprocess.Popen([sys.executable, "-m", "controller", "run"], cwd=ROOT,
+                                  env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        started = time.monotonic()
+        try:
+            while (elapsed := time.monotonic() - started) < minutes * 60:
+                if daemon.poll() is not None:
+                    break
+                result.samples.append((elapsed, _rss_mb(daemon.pid)))
+                time.sleep(5)
+            result.runs, result.run_seconds = _runs(port)
+        finally:
+            daemon.terminate()
+            result.code = daemon.wait(60)
+    finally:
+        server.stop()
+    return result
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _runs(port: int) -> tuple[dict[str, float], float | None]:
+    """gitops_reconcile_total by result, and the mean run duration, from /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    runs: dict[str, float] = {}
+    total = count = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith("gitops_reconcile_total{"):
+            result = line.split('result="', 1)[1].split('"', 1)[0]
+            runs[result] = runs.get(result, 0) + float(line.rsplit(" ", 1)[1])
+        elif line.startswith("gitops_reconcile_duration_seconds_sum{"):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("gitops_reconcile_duration_seconds_count{"):
+            count += float(line.rsplit(" ", 1)[1])
+    return runs, (total / count if count else None)
+
+
 def terraform_env(workdir: Path, mirror: Path) -> dict[str, str]:
     """A CLI configuration of our own: providers from the mirror only, nothing fetched."""
     rc = workdir / "terraformrc"
@@ -278,13 +387,15 @@ def plan_rows(rows: list[Row]) -> list[list[str]]:
     for row in rows:
         run = row.plan
         if run is None or not run.result:
-            out.append([row.label, "failed", *[""] * 10])
+            out.append([row.label, "failed", *[""] * 12])
             continue
         r = run.result
         n, kinds, calls = r["resources"], r["kinds"], r["calls"]
         target = kinds + n / 10
+        unbatched = no_batch_calls(r["operations"])
         out.append([row.label, str(n), str(kinds), str(calls), f"{calls / n:.2f}",
-                    f"{target:.0f}", f"{calls / target:.2f}", f"{r['engine_seconds']:.2f}",
+                    f"{target:.0f}", f"{calls / target:.2f}", str(unbatched),
+                    f"{(calls - unbatched) / target:.2f}", f"{r['engine_seconds']:.2f}",
                     f"{1000 * r['engine_seconds'] / n:.1f}", f"{run.seconds:.2f}",
                     f"{run.rss_mb:.0f}", str(r["pending"])])
     return out
@@ -324,11 +435,32 @@ def terraform_rows(rows: list[Row]) -> list[list[str]]:
     return out
 
 
+def daemon_report(run: DaemonRun) -> None:
+    minutes = run.samples[-1][0] / 60 if run.samples else 0
+    print(f"\nDaemon (gitops run, enforce) on the {run.resources}-resource stack every "
+          f"{run.interval:g} s for {minutes:.1f} minutes (RSS from /proc, every 5 s)")
+    if not run.samples:
+        print("  no figures: the daemon did not run")
+        return
+    marks = [m for m in (1, 2, 5, 10) if m * 60 <= run.samples[-1][0]]
+    cells = [f"{m} min {run.rss_at(m * 60):.1f} MB" for m in marks]
+    peak = max(mb for _, mb in run.samples)
+    print("  RSS: " + ", ".join(cells) + f", end {run.samples[-1][1]:.1f} MB, "
+          f"peak {peak:.1f} MB (target <= 150)")
+    second, last = run.rss_at(120), run.samples[-1][1]
+    if second is not None and minutes > 2:
+        print(f"  growth from the 2nd minute to the end: {last - second:+.1f} MB")
+    mean = f"{run.run_seconds:.2f} s" if run.run_seconds is not None else "n/a"
+    print(f"  runs: {', '.join(f'{k} {v:.0f}' for k, v in sorted(run.runs.items()))}; "
+          f"mean run {mean}; exit after SIGTERM {run.code}")
+
+
 def report(rows: list[Row], terraform: bool, webhook: Run | None) -> None:
     print("\nNo-change plan (after the apply below; 'vs target' = calls / (kinds + "
           "resources/10), the issue's goal is <= 1.0)")
     print(_table(["stack", "resources", "kinds", "calls", "calls/res", "target", "vs target",
-                  "engine s", "ms/res", "process s", "peak RSS MB", "pending"],
+                  "no-batch calls", "vs target without", "engine s", "ms/res", "process s",
+                  "peak RSS MB", "pending"],
                  plan_rows(rows)))
     largest = max((r for r in rows if r.plan and r.plan.result), default=None,
                   key=lambda r: r.plan.result["resources"] if r.plan else 0)
@@ -336,6 +468,16 @@ def report(rows: list[Row], terraform: bool, webhook: Run | None) -> None:
         operations = Counter(largest.plan.result["operations"])
         print(f"  calls of the {largest.label} plan by operation: " + ", ".join(
             f"{op} {n}" for op, n in operations.most_common(12)))
+    prod = next((r for r in rows if r.label == "prod" and r.plan and r.plan.result), None)
+    if prod is not None and prod.plan is not None:
+        several = Counter({op: n for op, n in prod.plan.result["operations"].items() if n > 1})
+        print("  prod's operations called more than once: " + ", ".join(
+            f"{op} {n}" for op, n in several.most_common()))
+    seen = {op for row in rows if row.plan and row.plan.result
+            for op in row.plan.result["operations"]}
+    print("  no-batch calls: reads AWS answers one resource per call: " + "; ".join(
+        f"{op} ({why})" for op, why in NO_BATCH_READ.items() if op in seen)
+        + "; S3's per-bucket GetBucket* reads")
     print("\nApply from empty (plan + writes, one process)")
     print(_table(["stack", "resources", "calls", "calls/res", "engine s", "ms/res",
                   "process s", "peak RSS MB", "failed"], apply_rows(rows)))
@@ -377,6 +519,11 @@ def main(argv: list[str] | None = None) -> int:
                              "Terraform on the same generated resources")
     parser.add_argument("--no-prod", action="store_true", help="skip desired/prod")
     parser.add_argument("--no-webhook", action="store_true", help="skip the webhook timing")
+    parser.add_argument("--daemon-minutes", type=float, default=10.0,
+                        help="how long `gitops run` reconciles the largest generated stack "
+                             "every --daemon-interval s, RSS sampled (default 10; 0 skips)")
+    parser.add_argument("--daemon-interval", type=float, default=10.0,
+                        help="the daemon's GITOPS_INTERVAL_SECONDS (default 10)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     terraform = terraform_usable(args.terraform_mirror)
@@ -392,7 +539,15 @@ def main(argv: list[str] | None = None) -> int:
             if terraform and row.generated:
                 measure_terraform(row, args.terraform_mirror, work)
         webhook = None if args.no_webhook else measure_webhook(work / "cache")
+        daemon = None
+        if args.daemon_minutes > 0 and sizes:
+            print(f"running the daemon on {max(sizes)} resources for {args.daemon_minutes:g} "
+                  "minutes...", flush=True)
+            daemon = measure_daemon(work / f"stack-{max(sizes)}", max(sizes),
+                                    args.daemon_minutes, args.daemon_interval, work)
     report(rows, terraform, webhook)
+    if daemon is not None:
+        daemon_report(daemon)
     return 0
 
 

@@ -8,8 +8,9 @@ so that writing one field never resets another. Tags are the exception: PutMetri
 takes them on create only (AWS ignores them on an existing alarm), so updates use
 TagResource / UntagResource.
 
-Reads: the declared alarms by name, 100 per DescribeAlarms call; each alarm's tags with
-ListTagsForResource (CloudWatch reads one alarm's tags per call); the stack's alarms
+Reads: the declared alarms by name, 100 per DescribeAlarms call; their tags from the
+stack's tagging index when they agree with git, else with ListTagsForResource (CloudWatch
+reads one alarm's tags per call: only a difference costs it); the stack's alarms
 for the inventory from the shared tagging index, confirmed by DescribeAlarms.
 
 An alarm in ALARM or INSUFFICIENT_DATA is ready: its state is what it watches, not how
@@ -27,7 +28,7 @@ from controller.model import Desired, FieldError, NameRule, Observed, SpecModel,
 from controller.resources.base import Driver, RunContext
 from controller.resources.batch import ByNames
 from controller.resources.common import absent_ok, reread, sync_tags
-from controller.resources.tagged import by_id, stack_arns
+from controller.resources.tagged import agreed_tags, by_id, stack_arns
 
 KIND = "cloudwatch.MetricAlarm"
 DESCRIBE_LIMIT = 100  # DescribeAlarms takes at most 100 AlarmNames
@@ -155,11 +156,13 @@ class MetricAlarmDriver(Driver):
         alarm = ALARMS.get(ctx, desired.name)
         if alarm is None:
             return None
-        answer = absent_ok(ctx.client("cloudwatch").list_tags_for_resource,
-                           ResourceARN=alarm["AlarmArn"], absent=ABSENT)
-        if answer is None:  # deleted since it was described
-            return None
-        tags = from_key_value_list(answer.get("Tags"))
+        tags = agreed_tags(ctx, alarm["AlarmArn"], desired)
+        if tags is None:
+            answer = absent_ok(ctx.client("cloudwatch").list_tags_for_resource,
+                               ResourceARN=alarm["AlarmArn"], absent=ABSENT)
+            if answer is None:  # deleted since it was described
+                return None
+            tags = from_key_value_list(answer.get("Tags"))
         fields = fields_of(alarm)
         if "tags" in desired.spec:
             fields["tags"] = user_tags(tags)

@@ -125,7 +125,7 @@ def _attrs(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def _observed(group: dict[str, Any], desired: Desired, ctx: RunContext) -> Observed:
-    tags = read_tags(ctx, group["ARN"])
+    tags = read_tags(ctx, group["ARN"], desired)
     fields: dict[str, Any] = {
         "cacheSubnetGroupDescription": group.get("CacheSubnetGroupDescription", ""),
         "subnetIds": sorted(s["SubnetIdentifier"] for s in group.get("Subnets") or []),

@@ -15,6 +15,7 @@ from controller.aws.tags import as_key_value_list, from_key_value_list
 from controller.model import Desired, NameRule
 from controller.resources.base import RunContext
 from controller.resources.common import sync_tags
+from controller.resources.tagged import stack_tags
 
 PAGE = 100  # ElastiCache's describes answer at most 100 records per call
 # ElastiCache's own spellings of "not there" (its faults are not the shared not-found codes).
@@ -38,10 +39,13 @@ def pages(ctx: RunContext, operation: str, key: str) -> Iterator[dict[str, Any]]
         yield from page.get(key) or []
 
 
-def read_tags(ctx: RunContext, arn: str) -> dict[str, str]:
-    """Every tag of one resource, read once per run (observe and inventory share it)."""
-    return ctx.cached(("elasticache.tags", arn), lambda: from_key_value_list(
-        ctx.client("elasticache").list_tags_for_resource(ResourceName=arn).get("TagList")))
+def read_tags(ctx: RunContext, arn: str, desired: Desired | None = None) -> dict[str, str]:
+    """Every tag of one resource, read once per run (observe and inventory share it);
+    from the stack's tagging index when they agree with `desired` (tagged.stack_tags)."""
+    return stack_tags(ctx, arn, desired, lambda: ctx.cached(
+        ("elasticache.tags", arn), lambda: from_key_value_list(
+            ctx.client("elasticache").list_tags_for_resource(ResourceName=arn)
+            .get("TagList"))))
 
 
 def forget_tags(ctx: RunContext, arn: str) -> None:

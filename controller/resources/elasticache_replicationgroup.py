@@ -371,7 +371,7 @@ def _same_version(want: str, have: str) -> bool:
 
 
 def _observed(group: dict[str, Any], desired: Desired, ctx: RunContext) -> Observed:
-    tags = read_tags(ctx, group["ARN"])
+    tags = read_tags(ctx, group["ARN"], desired)
     pending = group.get("PendingModifiedValues") or {}
     failover = pending.get("AutomaticFailoverStatus") or group.get("AutomaticFailover")
     fields: dict[str, Any] = {

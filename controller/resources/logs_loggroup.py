@@ -6,8 +6,9 @@ by default, and nothing about it needs a replace: AWS changes the retention
 DisassociateKmsKey) in place. As Terraform does, `retentionInDays: 0` means
 "never expire" and `kmsKeyId: ""` means "no key".
 
-Reads: the declared groups by name, 50 per `describe_log_groups` call, then each
-group's tags (CloudWatch Logs reads tags one group at a time). `inventory` takes
+Reads: the declared groups by name, 50 per `describe_log_groups` call; their tags from
+the stack's tagging index when they agree with git (CloudWatch Logs reads tags one
+group at a time, so only a difference costs that call). `inventory` takes
 the groups carrying the stack's tag, tags included, from the Resource Groups
 Tagging API's listing of the stack (one call per 100 resources of the stack,
 however many groups the account holds, shared with the other kinds using it).
@@ -83,12 +84,14 @@ class LogGroupDriver(Driver):
         if group is None:
             return None
         attrs = _attrs(group)
-        tags = common.absent_ok(ctx.client("logs").list_tags_for_resource,
-                                resourceArn=attrs["arn"])
-        if tags is None:  # deleted since it was described
-            return None
-        return Observed(fields=_fields(group, tags["tags"], desired.spec), attrs=attrs,
-                        tags=tags["tags"])
+        tags = tagged.agreed_tags(ctx, attrs["arn"], desired)
+        if tags is None:
+            answer = common.absent_ok(ctx.client("logs").list_tags_for_resource,
+                                      resourceArn=attrs["arn"])
+            if answer is None:  # deleted since it was described
+                return None
+            tags = answer["tags"]
+        return Observed(fields=_fields(group, tags, desired.spec), attrs=attrs, tags=tags)
 
     def inventory(self, ctx: RunContext) -> dict[str, Observed]:
         """The stack's groups from the tagging API's listing of the stack (shared by the kinds

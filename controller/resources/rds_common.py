@@ -25,6 +25,7 @@ from controller.aws.tags import as_key_value_list, from_key_value_list
 from controller.model import Desired
 from controller.resources.base import RunContext
 from controller.resources.common import sync_tags
+from controller.resources.tagged import stack_tags
 
 # How RDS says a resource is not there, per resource type (AWS's codes; moto's are the same).
 RDS_ABSENT = frozenset({
@@ -60,14 +61,15 @@ def tags_of(item: dict[str, Any]) -> dict[str, str] | None:
     return from_key_value_list(item.get("TagList"))
 
 
-def read_tags(ctx: RunContext, arn: str) -> dict[str, str]:
-    """Every tag of the RDS resource `arn`: one ListTagsForResource per resource and run.
-    (Subnet and parameter groups are described without tags; RDS has no batch tag read
-    but the tagging index, which lags behind a create, and the emulator lacks.)"""
+def read_tags(ctx: RunContext, arn: str, desired: Desired | None = None) -> dict[str, str]:
+    """Every tag of the RDS resource `arn`: from the stack's tagging index when they agree
+    with `desired` (tagged.stack_tags), else one ListTagsForResource per resource and run.
+    (Subnet and parameter groups are described without tags, and RDS has no batch tag
+    read; the emulator's index lacks subnet groups.)"""
     def load() -> dict[str, str]:
         answer = ctx.client("rds").list_tags_for_resource(ResourceName=arn)
         return from_key_value_list(answer.get("TagList"))
-    return dict(ctx.cached(("rds.tags", arn), load))
+    return dict(stack_tags(ctx, arn, desired, lambda: ctx.cached(("rds.tags", arn), load)))
 
 
 def forget_tags(ctx: RunContext, arn: str) -> None:

@@ -127,7 +127,7 @@ class DBParameterGroupDriver(Driver):
             if is_rds_absent(err):  # deleted since this run's listing
                 return None
             raise
-        tags = read_tags(ctx, group["DBParameterGroupArn"])
+        tags = read_tags(ctx, group["DBParameterGroupArn"], desired)
         fields: dict[str, Any] = {
             "dbParameterGroupFamily": group.get("DBParameterGroupFamily"),
             "description": group.get("Description", ""),

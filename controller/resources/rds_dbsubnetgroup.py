@@ -150,7 +150,7 @@ def _attrs(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def _observed(group: dict[str, Any], desired: Desired, ctx: RunContext) -> Observed:
-    tags = read_tags(ctx, group["DBSubnetGroupArn"])
+    tags = read_tags(ctx, group["DBSubnetGroupArn"], desired)
     fields: dict[str, Any] = {
         "dbSubnetGroupDescription": group.get("DBSubnetGroupDescription", ""),
         "subnetIds": sorted(s["SubnetIdentifier"] for s in group.get("Subnets") or []),

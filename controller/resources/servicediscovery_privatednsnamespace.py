@@ -30,7 +30,7 @@ from controller.model import Desired, NameRule, Observed, Readiness, SpecModel, 
 from controller.resources.base import Driver, RunContext
 from controller.resources.batch import Listing
 from controller.resources.common import absent_ok, reread, sync_tags
-from controller.resources.tagged import by_id
+from controller.resources.tagged import by_id, stack_tags
 
 SERVICE = "servicediscovery"
 NOT_FOUND = ("NamespaceNotFound", "ServiceNotFound", "OperationNotFound")
@@ -61,10 +61,12 @@ def _list(ctx: RunContext, _: str) -> dict[str, list[dict[str, Any]]]:
 NAMESPACES: Listing[list[dict[str, Any]]] = Listing("sd.namespaces", _list)
 
 
-def sd_tags(ctx: RunContext, arn: str) -> dict[str, str]:
-    """Every tag of a Cloud Map namespace or service, read once per run."""
-    return ctx.cached(("sd.tags", arn), lambda: from_key_value_list(
-        ctx.client(SERVICE).list_tags_for_resource(ResourceARN=arn)["Tags"]))
+def sd_tags(ctx: RunContext, arn: str, desired: Desired | None = None) -> dict[str, str]:
+    """Every tag of a Cloud Map namespace or service, read once per run; from the
+    stack's tagging index when they agree with `desired` (tagged.stack_tags)."""
+    return stack_tags(ctx, arn, desired, lambda: ctx.cached(
+        ("sd.tags", arn), lambda: from_key_value_list(
+            ctx.client(SERVICE).list_tags_for_resource(ResourceARN=arn)["Tags"])))
 
 
 def write_sd_tags(ctx: RunContext, arn: str, desired: Desired, live: Observed) -> None:
@@ -187,7 +189,7 @@ class PrivateDnsNamespaceDriver(Driver):
 
     def _observed(self, namespace: dict[str, Any], desired: Desired,
                   ctx: RunContext) -> Observed:
-        tags = sd_tags(ctx, namespace["Arn"])
+        tags = sd_tags(ctx, namespace["Arn"], desired)
         vpcs = self._vpcs(namespace, ctx)
         wanted = desired.spec.get("vpc")
         fields: dict[str, Any] = {

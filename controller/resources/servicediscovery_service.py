@@ -175,7 +175,7 @@ def _attrs(service: dict[str, Any]) -> dict[str, Any]:
 
 
 def _observed(service: dict[str, Any], desired: Desired, ctx: RunContext) -> Observed:
-    tags = sd_tags(ctx, service["Arn"])
+    tags = sd_tags(ctx, service["Arn"], desired)
     dns = service.get("DnsConfig") or {}
     fields: dict[str, Any] = {
         "namespaceId": service["NamespaceId"],

@@ -7,9 +7,11 @@ whose numbers may come back retyped. `normalise` (desired side) and
 booleans are booleans, RedrivePolicy is parsed, and Policy goes through the
 shared `policy_documents.normalise_policy`, so "5" and 5 never make a diff.
 
-SQS has no batch describe: observe costs get_queue_url + get_queue_attributes +
-list_queue_tags (every tag, for ownership). The stack's queues are found through
-the tagging index and confirmed by one list_queues, which also gives their URLs.
+SQS has no batch describe: observe costs one get_queue_attributes per queue. The
+URLs come from one list_queues per thousand queues of the account (`prefetch`, when
+the stack has several), the tags from the stack's tagging index when they agree
+with git (else list_queue_tags: only a difference costs it). The stack's queues are
+found through the tagging index and confirmed by that listing.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from controller.resources.batch import Listing
 from controller.resources.common import absent_ok, reread, sync_tags
 from controller.resources.policy_documents import normalise_policy, policy_json
 from controller.resources.shapes import KmsKey, QueueArn
-from controller.resources.tagged import by_id, stack_arns
+from controller.resources.tagged import agreed_tags, by_id, stack_arns
 
 # spec field -> (SQS attribute, type): the scalars, written as strings.
 _SCALARS: dict[str, tuple[str, type]] = {
@@ -126,17 +128,23 @@ class QueueDriver(Driver):
                 out[field] = value
         return out
 
+    def prefetch(self, desired: list[Desired], ctx: RunContext) -> None:
+        if len(desired) > 1:  # one queue is cheaper to ask alone than to list
+            QUEUE_URLS.all(ctx)
+
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
         sqs = ctx.client("sqs")
         try:
-            url = sqs.get_queue_url(QueueName=desired.name)["QueueUrl"]
-            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
-            tags: dict[str, str] = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+            url = _url(desired.name, ctx)
+            live = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get(
+                "Attributes", {})
+            tags = agreed_tags(ctx, live["QueueArn"], desired)
+            if tags is None:
+                tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         except errors.ClientError as err:
             if is_not_found(err):
                 return None
             raise
-        live = attrs.get("Attributes", {})
         fields = fields_from_attributes(live)
         if "tags" in desired.spec:
             fields["tags"] = user_tags(tags)
@@ -184,6 +192,15 @@ class QueueDriver(Driver):
         found = (_found(arn, tags, urls.get(arn.rsplit(":", 1)[-1]))
                  for arn, tags in stack_arns(ctx, "sqs").items())
         return by_id((live for live in found if live is not None), ctx)
+
+
+def _url(name: str, ctx: RunContext) -> str:
+    """The queue's URL: from the run's one listing of the account's queues when the
+    stack has several (the listing lags a create, so a name it lacks is asked alone)."""
+    url = QUEUE_URLS.get(ctx, name) if QUEUE_URLS.loaded(ctx) else None
+    if url is None:
+        url = ctx.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return str(url)
 
 
 def _list_queues(ctx: RunContext, scope: str) -> dict[str, str]:

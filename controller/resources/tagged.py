@@ -9,24 +9,33 @@ It is an index, not the resource: AWS may keep a resource in it a while after it
 deletion (the emulator keeps deleted ECS services, clusters and task definitions
 for good) and it does not index every kind (the emulator misses ECR and IAM), so a
 kind confirms what it finds with its own read, and some kinds list otherwise.
+
+It also lags a tag write by a few seconds, so a kind whose service reads tags one
+resource per call (log groups, alarms, queues) takes a resource's tags from the index
+only when they are what git asks for (`agreed_tags`): a run in sync makes no tag call,
+and a difference the index shows, stale or not, is confirmed by the resource's own
+read before the plan reports it. A tag changed by hand shows once the index has it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from controller.aws.tags import ID_KEY, STACK_KEY, from_key_value_list
-from controller.model import Observed
+from controller.aws import errors
+from controller.aws.tags import ID_KEY, STACK_KEY, from_key_value_list, user_tags
+from controller.model import Desired, Observed
 from controller.resources.base import RunContext
 from controller.resources.batch import Listing
 
-PAGE = 100  # GetResources answers at most 100 resources per call
+PAGE = 100  # GetResources answers at most 100 resources per call...
+TAGS_PAGE = 500  # ...and at most this many tags (100 unless asked: ~25 resources a page)
 
 
 def _load(ctx: RunContext, stack: str) -> dict[str, dict[str, str]]:
     """ARN -> every tag, of each resource carrying `gitops:stack = stack`."""
     pages = ctx.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": STACK_KEY, "Values": [stack]}], ResourcesPerPage=PAGE)
+        TagFilters=[{"Key": STACK_KEY, "Values": [stack]}], ResourcesPerPage=PAGE,
+        TagsPerPage=TAGS_PAGE)
     return {item["ResourceARN"]: from_key_value_list(item.get("Tags"))
             for page in pages for item in page["ResourceTagMappingList"]}
 
@@ -44,6 +53,29 @@ def stack_arns(ctx: RunContext, service: str,
         if len(parts) == 6 and parts[2] == service and parts[5].startswith(resource_prefix):
             found[arn] = tags
     return found
+
+
+def agreed_tags(ctx: RunContext, arn: str, desired: Desired) -> dict[str, str] | None:
+    """The resource's tags from the stack's index if they are exactly what this run
+    checks them against (its ownership tags, and the spec's `tags` when it declares
+    them); None when the index lacks the resource or differs: read them from it."""
+    try:
+        indexed = STACK_RESOURCES.all(ctx, ctx.stack).get(arn)
+    except errors.AWS_ERRORS:  # the resource's own read still answers, and says why not
+        return None
+    if indexed is None or any(indexed.get(k) != v for k, v in desired.tags().items()):
+        return None
+    if "tags" in desired.spec and len(user_tags(indexed)) != len(desired.spec["tags"] or {}):
+        return None  # a tag git does not declare
+    return indexed
+
+
+def stack_tags(ctx: RunContext, arn: str, desired: Desired | None,
+               read: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Every tag of a resource: from the index when they agree with `desired` (observe
+    knows it), else `read()`, the resource's own tag read (the inventory's orphans)."""
+    indexed = agreed_tags(ctx, arn, desired) if desired is not None else None
+    return indexed if indexed is not None else read()
 
 
 def owned_id(tags: dict[str, str] | None, stack: str) -> str | None:

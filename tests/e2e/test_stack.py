@@ -11,6 +11,7 @@ import pytest
 from controller.aws.leasetable import create_table
 from controller.engine.lease import open_lease
 from controller.engine.writer import one_writer
+from controller.resources import tagged
 from tests.conftest import AwsEnv
 from tests.stacks import DECLARED, DESIRED, copy_desired
 
@@ -263,7 +264,7 @@ def test_no_change_plan_batches_describe_services(applied_prod: AwsEnv, gitops: 
     # One listing of what the stack's tags select, however many pages it takes.
     pages = applied_prod.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
         TagFilters=[{"Key": "gitops:stack", "Values": ["iq-theory-prod"]}],
-        ResourcesPerPage=100)
+        ResourcesPerPage=tagged.PAGE, TagsPerPage=tagged.TAGS_PAGE)
     assert recorder.calls.count(("resourcegroupstaggingapi", "GetResources")) == len(list(pages))
     print(f"\nno-change plan of desired/prod: {len(recorder.calls)} AWS API calls, "
           f"{report['stats']['duration_seconds']} s")

@@ -85,8 +85,9 @@ def test_prefetch_reads_the_declared_groups_in_one_call(aws: AwsEnv) -> None:
     ctx = aws.ctx()
     DRIVER.prefetch(wants, ctx)
     assert all(DRIVER.observe(want, ctx) is not None for want in wants)
+    # their tags from the stack's tagging index (tests/resources/test_tags_from_index.py)
     assert dict(ctx.aws.calls) == {("logs", "DescribeLogGroups"): 1,
-                                   ("logs", "ListTagsForResource"): 3}  # one per group
+                                   ("resourcegroupstaggingapi", "GetResources"): 1}
 
 
 def test_inventory_leaves_out_what_the_tagging_index_still_lists(aws: AwsEnv) -> None:
