@@ -93,6 +93,10 @@ def build_parser() -> Parser:
     a.add_argument("--lock-timeout", type=float, default=0.0, metavar="SECONDS",
                    help="how long to wait while another apply or the daemon writes the "
                         "same stack on this machine (default 0: say who, and stop)")
+    a.add_argument("--parallelism", type=_parallelism, metavar="N",
+                   default=os.environ.get("GITOPS_PARALLELISM") or None,
+                   help="resources written at once, each once what it depends on is done "
+                        "(1-100; default: $GITOPS_PARALLELISM, else 10)")
     a.add_argument("--lease-table", metavar="TABLE",
                    default=os.environ.get("GITOPS_LEASE_TABLE") or None,
                    help="DynamoDB table of the stack's lease, shared with the daemon's "
@@ -117,6 +121,16 @@ def _settings_help() -> str:
     rows = [f"  {name:<{width}}  {meaning} (default: {default})"
             for name, default, meaning in VARIABLES]
     return "settings, from the environment:\n" + "\n".join(rows)
+
+
+def _parallelism(value: str) -> int:
+    """--parallelism (or GITOPS_PARALLELISM, its default): a whole number, 1-100."""
+    from controller.engine.schedule import MAX_PARALLELISM
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_PARALLELISM:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of resources "
+                                         f"from 1 to {MAX_PARALLELISM} ($GITOPS_PARALLELISM "
+                                         "is its default)")
+    return int(value)
 
 
 def _colour_argument(command: argparse.ArgumentParser) -> None:
@@ -309,6 +323,7 @@ def _apply(args: argparse.Namespace, stack: Stack,
     from controller import render
     from controller.engine.holds import RollbackHolds
     from controller.engine.reconcile import apply
+    from controller.engine.schedule import DEFAULT_PARALLELISM
 
     holds = RollbackHolds()
     result = _plan(args, stack, holds.hold_rule, guard)
@@ -327,7 +342,7 @@ def _apply(args: argparse.Namespace, stack: Stack,
         if not _confirm(cs):
             print("Apply cancelled: nothing was written.", file=sys.stderr)
             return EXIT_ERROR
-    cs = apply(result)
+    cs = apply(result, parallelism=args.parallelism or DEFAULT_PARALLELISM)
     sys.stdout.write(render.text(cs, color=colour))
     if cs.failed or not args.wait:
         return EXIT_ERROR if cs.failed else EXIT_OK

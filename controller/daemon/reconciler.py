@@ -230,7 +230,7 @@ class Reconciler:
             log.error("account guard", error=str(err))
             return None
         if write and planned.changes.has_changes and not planned.changes.refused:
-            changes = apply(planned, stop=self.stop)
+            changes = apply(planned, stop=self.stop, parallelism=self.settings.parallelism)
             self.backoff.record(changes, planned.nodes)
         else:
             changes = planned.changes

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from controller.engine.schedule import DEFAULT_PARALLELISM, MAX_PARALLELISM
 from controller.source.git import SourceError, check_ref
 from controller.source.remote import redact
 from controller.source.revision import stack_path
@@ -43,6 +44,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
                                     "writing; unset: one writer per machine (a file lock)"),
     ("GITOPS_LEASE_SECONDS", "30", "lease period (3-600): a dead writer's successor takes over "
                                    "within it"),
+    ("GITOPS_PARALLELISM", "10", "resources an apply writes at once (1-100), each once what "
+                                 "it depends on is done"),
 )
 
 
@@ -75,6 +78,7 @@ class Settings:
     cache_dir: Path | None = None
     lease_table: str | None = None
     lease_seconds: float = 30.0
+    parallelism: int = DEFAULT_PARALLELISM
 
     def __repr__(self) -> str:
         # Secrets never reach a log line, even through a repr.
@@ -103,6 +107,15 @@ def _seconds(name: str, value: str, bounds: tuple[float, float]) -> float:
 def lease_seconds(value: str | None) -> float:
     """GITOPS_LEASE_SECONDS, checked (the CLI reads it too)."""
     return _seconds("GITOPS_LEASE_SECONDS", value or "30", LEASE_RANGE)
+
+
+def parallelism(value: str | None) -> int:
+    """GITOPS_PARALLELISM, checked (the CLI's `apply --parallelism` defaults to it)."""
+    text = (value or str(DEFAULT_PARALLELISM)).strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PARALLELISM:
+        raise SettingsError(f"GITOPS_PARALLELISM={value!r}: expected a whole number of "
+                            f"resources from 1 to {MAX_PARALLELISM}")
+    return int(text)
 
 
 def _repo(value: str, token: str | None) -> str:
@@ -166,4 +179,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cache_dir=Path(cache) if cache else None,
         lease_table=get("GITOPS_LEASE_TABLE"),
         lease_seconds=lease_seconds(get("GITOPS_LEASE_SECONDS")),
+        parallelism=parallelism(get("GITOPS_PARALLELISM")),
     )

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,7 @@ class RecentCreates:
         self.path, self._clock = path, clock
         self._sent = self._read()
         self._changed = False
+        self._lock = threading.RLock()  # apply writes several resources at once
 
     @classmethod
     def of(cls, stack: str, account: str) -> RecentCreates:
@@ -48,14 +50,16 @@ class RecentCreates:
 
     def sent(self, rid: str) -> None:
         """A create of `rid` reached AWS (or may have): remember it now."""
-        self._sent[rid] = self._clock()
-        self._changed = True
-        self.save()
+        with self._lock:
+            self._sent[rid] = self._clock()
+            self._changed = True
+            self.save()
 
     def seen(self, rid: str) -> None:
         """AWS lists it: nothing to wait for any more."""
-        if self._sent.pop(rid, None) is not None:
-            self._changed = True
+        with self._lock:
+            if self._sent.pop(rid, None) is not None:
+                self._changed = True
 
     def unlisted_for(self, rid: str) -> float | None:
         """Seconds since its create was sent, while AWS may still be catching up."""
@@ -66,6 +70,10 @@ class RecentCreates:
         return age if 0 <= age < WINDOW_SECONDS else None
 
     def save(self) -> None:
+        with self._lock:
+            self._save()
+
+    def _save(self) -> None:
         if not self._changed:
             return
         now = self._clock()

@@ -1,8 +1,8 @@
 """plan() and apply(): the two entry points the CLI and the daemon share.
 
 plan = guard -> observe in waves -> decide (adopt, update, replace, refuse) ->
-holds -> orphans. apply = refuse or write in dependency order, one resource at
-a time, isolating failures and re-checking each write; then the old resources
+holds -> orphans. apply = refuse or write in dependency order, independent
+resources at once, isolating failures and re-checking each write; then the old resources
 of create-first replaces and the pruned orphans are deleted, dependents first.
 A write AWS finishes later is recorded as progressing, and what needs its
 attributes waits with the driver's words as the reason.
@@ -35,6 +35,7 @@ from controller.engine.prune import (
     find_orphans,
 )
 from controller.engine.recent import RecentCreates, unlisted_reason
+from controller.engine.schedule import DEFAULT_PARALLELISM, in_dependency_order
 from controller.engine.shutdown import Shutdown
 from controller.model import Desired, Observed, is_unknown
 from controller.resources.base import Driver, RunContext, Vanished
@@ -188,11 +189,14 @@ def _finish(p: Plan) -> None:
     p.changes.duration_seconds = time.monotonic() - p.started
 
 
-def apply(p: Plan, *, stop: Shutdown | None = None) -> ChangeSet:
-    """Carry out a plan in dependency order, one write at a time. Refused plans write nothing.
+def apply(p: Plan, *, stop: Shutdown | None = None,
+          parallelism: int = DEFAULT_PARALLELISM) -> ChangeSet:
+    """Carry out a plan in dependency order. Refused plans write nothing.
 
-    `stop` is checked between writes: a shutdown finishes the write in flight
-    (each write is marked on it) and leaves the rest for the next run.
+    Up to `parallelism` resources are written at once, each as soon as everything it
+    depends on is done (engine/schedule.py); the change set keeps the plan's order.
+    `stop` is checked before each write: a shutdown finishes the writes in flight
+    (each is marked on it) and leaves the rest for the next run.
     """
     cs = p.changes
     if cs.refused:
@@ -200,11 +204,18 @@ def apply(p: Plan, *, stop: Shutdown | None = None) -> ChangeSet:
         return cs
     cs.applied = True
     by_id = {c.id: c for c in cs.changes}
-    for wave in p.order:
-        for rid in wave:
-            if _may_write(by_id[rid], stop):
-                with _writing(stop, rid):
-                    _apply_one(p, p.nodes[rid], by_id[rid], by_id)
+
+    def write(rid: str) -> None:
+        if _may_write(by_id[rid], stop):
+            with _writing(stop, rid):
+                _apply_one(p, p.nodes[rid], by_id[rid], by_id)
+
+    in_dependency_order([rid for wave in p.order for rid in wave],
+                        {rid: p.nodes[rid].doc.depends_on for wave in p.order for rid in wave},
+                        write, parallelism)
+    # Writes ended in any order: the old resources go in the plan's order, reversed.
+    position = {rid: i for i, rid in enumerate(by_id)}
+    p.retired.sort(key=lambda retired: position[retired[0].id])
     for node, old in reversed(p.retired):
         if _may_write(by_id[node.id], stop):
             with _writing(stop, node.id):

@@ -52,6 +52,9 @@ class RunContext:
         # does (a create retried after its answer was lost): reported, never hidden
         self.duplicates: dict[str, list[str]] = {}
         self._key_locks: dict[Any, threading.Lock] = {}
+        # key -> how many times it was forgotten: a load that a write made stale while it
+        # was in flight (apply writes several resources at once) is not kept
+        self._forgotten: dict[Any, int] = {}
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)
@@ -74,18 +77,22 @@ class RunContext:
             with self.lock:
                 if key in self.cache:
                     return _unwrap(self.cache[key])
+                generation = self._forgotten.get(key, 0)
             try:
                 value: Any = load()
             except errors.AWS_ERRORS as err:  # a bug is not remembered: it is raised as it is
                 value = _Failed(err)
             with self.lock:
-                self.cache[key] = value
+                if self._forgotten.get(key, 0) == generation:
+                    self.cache[key] = value
             return _unwrap(value)
 
     def forget(self, key: Any) -> None:
-        """Drop a cached read after a write made it stale."""
+        """Drop a cached read after a write made it stale, and a read of it in flight (it
+        may have started before the write): the next `cached` reads afresh."""
         with self.lock:
             self.cache.pop(key, None)
+            self._forgotten[key] = self._forgotten.get(key, 0) + 1
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,10 @@ def _ec2_id(aws: AwsEnv, describe: str, result: str, key: str, rid: str,
     """The id of the live EC2 resource tagged `rid` (not one still listed as deleted)."""
     items = getattr(aws.client("ec2"), describe)(
         **{filter_param: [{"Name": "tag:gitops:id", "Values": [rid]}]})[result]
-    return str(next(i[key] for i in items if i.get("State") not in ("deleting", "deleted")))
+    # The tags are checked here too: moto 5.2.5 ignores a tag filter of NAT gateways, and
+    # which one it lists first depends on which an apply made first.
+    return str(next(i[key] for i in items if i.get("State") not in ("deleting", "deleted")
+                    and {"Key": "gitops:id", "Value": rid} in i.get("Tags", [])))
 
 
 def _certificate_arn(aws: AwsEnv, rid: str) -> str:

@@ -162,7 +162,8 @@ def test_drift_is_seen_and_corrected(suite: Suite, drift: Drift) -> None:
         drift.make(suite.aws)
     pending = suite.plan()
     changes = {c.id: c for c in pending.changes.changes if c.pending}
-    assert set(changes) == set(drift.expected), drift.why
+    assert set(changes) == set(drift.expected), (
+        drift.why, {c.id: (c.action, [f.path for f in c.fields]) for c in changes.values()})
     shown = text(pending.changes)
     for rid, path in drift.expected.items():
         assert changes[rid].action == "update", (rid, changes[rid].action)
