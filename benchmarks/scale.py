@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.scalegen import ACCOUNT, generate, write_stack, write_terraform
-from controller.emulator import MotoServer, start_moto
+from controller.emulator import MotoServer, free_port, push_image, start_moto
 
 ROOT = Path(__file__).resolve().parent.parent
 PROD = ROOT / "desired" / "prod"
@@ -130,7 +130,11 @@ def child_webhook() -> dict[str, Any]:
 
 def _deploy(address: str, repo: Path, secret: str, tag: str, git: Any, sample: Any,
             wait: Any) -> float:
-    """Commit a new api_image_tag, send the signed webhook, time it to UpdateService."""
+    """Push the image, commit its api_image_tag (as CI does), send the signed webhook, and
+    time it to UpdateService."""
+    import boto3
+
+    push_image(boto3.client("ecr"), "iq-theory-api", tag)
     stack_file = repo / "desired" / "prod" / "stack.yaml"
     text = stack_file.read_text()
     current = text.split('api_image_tag: "', 1)[1].split('"', 1)[0]
@@ -272,7 +276,7 @@ def measure_daemon(folder: Path, resources: int, minutes: float, interval: float
                      ["commit", "-q", "-m", "bench stack"]):
             subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=b@example.com",
                             "-C", str(repo), *args], check=True, capture_output=True)
-        port = _free_port()
+        port = free_port()
         env.update({"GITOPS_REPO": f"file://{repo}", "GITOPS_PATH": "desired/bench",
                     "GITOPS_INTERVAL_SECONDS": str(interval),
                     "GITOPS_LISTEN": f"127.0.0.1:{port}"})
@@ -293,13 +297,6 @@ def measure_daemon(folder: Path, resources: int, minutes: float, interval: float
     finally:
         server.stop()
     return result
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:

@@ -33,7 +33,7 @@ from controller.aws.leasetable import create_table
 from controller.daemon.reconciler import Reconciler
 from controller.daemon.service import Daemon
 from controller.daemon.settings import Address, Settings
-from controller.emulator import EmulatorUnavailable, MotoServer, start_moto
+from controller.emulator import EmulatorUnavailable, MotoServer, push_image, start_moto
 from controller.resources.registry import REGISTRY as KINDS
 from controller.spec.loader import load_stack
 
@@ -189,28 +189,45 @@ def _drift(reconciler: Reconciler, stack: str, metrics_url: str) -> None:
     say(f"   left to the autoscaler: desiredCount {svc['desiredCount']}")
 
 
-def _api_group(ec2: Any) -> dict[str, Any]:
-    return ec2.describe_security_groups(Filters=[
-        {"Name": "group-name", "Values": [API]}])["SecurityGroups"][0]
-
-
-def _deploy(daemon: Daemon, repo: Path, secret: str, stack: str) -> None:
-    say("\n3. A deploy: api_image_tag 1.4.2 -> 1.5.0 committed, then a signed GitHub webhook")
-    file = repo / "desired" / "prod" / "stack.yaml"
-    file.write_text(file.read_text().replace('api_image_tag: "1.4.2"', 'api_image_tag: "1.5.0"'))
-    git(repo, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "commit", "-qam",
-        "deploy api 1.5.0")
-    sha = git(repo, "rev-parse", "HEAD")
-    updates = sample("gitops_aws_api_calls_total", service="ecs", operation="UpdateService") or 0
+def _webhook(daemon: Daemon, secret: str, sha: str) -> None:
+    """A signed GitHub push webhook for `sha`, as GitHub sends it."""
     body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     request = urllib.request.Request(f"http://{daemon.address}/webhook", data=body, method="POST",
                                      headers={"X-Hub-Signature-256": signature,
                                               "X-GitHub-Event": "push",
                                               "Content-Type": "application/json"})
-    sent = time.monotonic()
     with urllib.request.urlopen(request, timeout=10) as resp:
         say(f"   webhook answered {resp.status}: {resp.read().decode().strip()}")
+
+
+def _api_group(ec2: Any) -> dict[str, Any]:
+    return ec2.describe_security_groups(Filters=[
+        {"Name": "group-name", "Values": [API]}])["SecurityGroups"][0]
+
+
+def _deploy(daemon: Daemon, repo: Path, secret: str, stack: str) -> None:
+    say("\n3. A deploy: api_image_tag 1.4.2 -> 1.5.0 committed before CI pushed the image, "
+        "then a signed GitHub webhook")
+    file = repo / "desired" / "prod" / "stack.yaml"
+    file.write_text(file.read_text().replace('api_image_tag: "1.4.2"', 'api_image_tag: "1.5.0"'))
+    git(repo, "-c", "user.name=demo", "-c", "user.email=demo@example.com", "commit", "-qam",
+        "deploy api 1.5.0")
+    sha = git(repo, "rev-parse", "HEAD")
+    updates = sample("gitops_aws_api_calls_total", service="ecs", operation="UpdateService") or 0
+    runs = sample("gitops_reconcile_duration_seconds_count", stack=stack) or 0
+    _webhook(daemon, secret, sha)
+    wait(lambda: (sample("gitops_reconcile_duration_seconds_count", stack=stack) or 0)
+         > runs + 1, "a run of the new revision")
+    report = daemon.reconciler.last_report
+    held = [c for c in (report.changes.changes if report and report.changes else [])
+            if c.held and c.reason]
+    for change in held[:1]:
+        say(f"   {change.id}: {change.reason}")
+    say("   CI pushes iq-theory-api:1.5.0 to ECR (here: put_image), and its webhook comes")
+    push_image(boto3.client("ecr"), API, "1.5.0")
+    sent = time.monotonic()
+    _webhook(daemon, secret, sha)
     wait(lambda: (sample("gitops_aws_api_calls_total", service="ecs",
                          operation="UpdateService") or 0) > updates, "the rolling deploy")
     took = time.monotonic() - sent

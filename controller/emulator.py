@@ -87,3 +87,20 @@ def start_moto(account: str, *, extra_env: dict[str, str] | None = None,
             time.sleep(0.05)
     proc.kill()
     raise EmulatorUnavailable(f"moto server did not answer within {ready_within:.0f} s")
+
+
+def push_image(ecr: object, repository: str, tag: str) -> str:
+    """What `docker push` leaves in ECR, for the emulator: an image manifest under `tag`
+    (its layers are not needed to know the image is there). Returns its digest."""
+    import hashlib
+    import json
+
+    config = hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
+    manifest = {"schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                           "size": 2, "digest": f"sha256:{config}"},
+                "layers": []}
+    answer = ecr.put_image(repositoryName=repository,  # type: ignore[attr-defined]
+                           imageManifest=json.dumps(manifest), imageTag=tag)
+    return str(answer["image"]["imageId"]["imageDigest"])

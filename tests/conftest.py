@@ -114,7 +114,21 @@ def _applied_prod_server(tmp_path_factory: pytest.TempPathFactory) -> MotoServer
         env.setenv("GITOPS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         result = apply(plan(load_stack(DESIRED / "prod", KINDS), aws.gateway()))
         assert not result.failed, [(c.id, c.error) for c in result.failed]
+        push_prod_images(aws.client("ecr"))
     return server
+
+
+PROD_IMAGE_TAG = "1.4.2"  # desired/prod's api_image_tag and frontend_image_tag
+
+
+def push_prod_images(ecr: Any, tag: str = PROD_IMAGE_TAG) -> None:
+    """What CI pushed before desired/prod named `tag`: both images, in the stack's ECR
+    repositories (made by its first apply), so a new revision of them passes the plan's
+    image check (controller/resources/ecr_images.py)."""
+    from controller.emulator import push_image
+
+    for repository in ("iq-theory-api", "iq-theory-frontend"):
+        push_image(ecr, repository, tag)
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def plan(stack: Stack, aws: AwsGateway, *, hold: HoldRule | None = None,
     """
     started, calls_before = time.monotonic(), aws.total_calls
     check_target(stack.config, aws)
-    ctx = RunContext(aws, stack.name)
+    ctx = RunContext(aws, stack.name, check_images=stack.config.checkImages)
     kinds = drivers if drivers is not None else cast(Mapping[str, Driver], stack.kinds)
     nodes = build_nodes(stack.resources, kinds)
     order = waves({r.id: sorted(r.depends_on) for r in stack.resources})
@@ -118,11 +118,27 @@ def _decided(node: Node, nodes: Mapping[str, Node], stack: str, ctx: RunContext,
         reason = hold(change, node, nodes)
         if reason:
             change.held, change.reason = True, reason
+    _hold_what_aws_lacks(node, change, ctx)
     _wait_for_a_lagging_create(node, change, recent)
     if node.readiness is not None and not node.readiness.ready:
         change.progress = f"{node.readiness.state}: {node.readiness.reason}"
     _mark_pending(node, change)
     return change
+
+
+def _hold_what_aws_lacks(node: Node, change: Change, ctx: RunContext) -> None:
+    """A write that needs what AWS does not hold yet (an image not in ECR) is held with the
+    driver's words; one whose check failed is held too, saying why: nothing rolls blind."""
+    if change.action not in ("create", "update", "replace") or change.refused or change.held:
+        return
+    assert node.desired is not None
+    try:
+        live = None if node.live is None or node.live.deleted else node.live
+        reason = node.driver.missing(node.desired, live, ctx)
+    except AWS_ERRORS as err:
+        reason = f"its prerequisites cannot be checked ({describe_error(err)})"
+    if reason:
+        change.held, change.reason = True, f"held: {reason}"
 
 
 def _wait_for_a_lagging_create(node: Node, change: Change, recent: RecentCreates) -> None:

@@ -43,9 +43,11 @@ class RunContext:
     first observe of a kind fills it (see `Driver.prefetch`), the rest read it.
     """
 
-    def __init__(self, aws: AwsGateway, stack: str) -> None:
+    def __init__(self, aws: AwsGateway, stack: str, *, check_images: bool = True) -> None:
         self.aws = aws
         self.stack = stack
+        # stack.yaml's checkImages: whether `Driver.missing` looks for images in ECR
+        self.check_images = check_images
         self.cache: dict[Any, Any] = {}
         self.lock = threading.Lock()  # guards `cache`; reads of one kind run in threads
         # gitops:id -> the AWS ids of every live resource carrying it, where more than one
@@ -218,6 +220,15 @@ class Driver(ABC):
         """What deleting `live` would lose, in a user's words, for a kind that holds data
         ("the database iq-theory-db: 20 GiB and 7 days of backups"): a refused replace or a
         kept orphan names it. Pure: from what observe or inventory read. None: "its data"."""
+        return None
+
+    def missing(self, desired: Desired, live: Observed | None,
+                ctx: RunContext) -> str | None:
+        """What a write of `desired` over `live` (None: a create) needs from outside the
+        stack that AWS does not hold yet (a new task-definition revision's image not pushed
+        to ECR), in a user's words: the change is held with them instead of written, and
+        nothing that follows it rolls. May read AWS; asked only for creates, updates and
+        replaces about to be planned."""
         return None
 
     def plan_note(self, action: str, desired: Desired, live: Observed | None,

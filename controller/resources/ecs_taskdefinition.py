@@ -22,6 +22,7 @@ from controller.model import Desired, FieldError, Observed, SpecModel, Tags
 from controller.resources.base import Driver, RunContext
 from controller.resources.batch import ByNames
 from controller.resources.common import reread
+from controller.resources.ecr_images import ecr_images, not_in_ecr
 from controller.resources.ecs_api import (
     ECS_NAME,
     ecs_tag_list,
@@ -162,6 +163,24 @@ class TaskDefinitionDriver(Driver):
         if action == "update" and live is not None:
             return f"new revision after {revision_name(live.attrs['arn'])}"
         return None
+
+    def missing(self, desired: Desired, live: Observed | None,
+                ctx: RunContext) -> str | None:
+        """An image of the account's ECR that its repository does not hold: no new revision
+        that cannot start (stack.yaml's `checkImages: false` turns the check off). A
+        family's first revision is not checked: a stack's first apply makes the
+        repositories in the same run, so they cannot hold the images yet."""
+        if not ctx.check_images or live is None:
+            return None
+        names = [str(c.get("image")) for c in desired.spec.get("containerDefinitions") or []
+                 if isinstance(c, dict) and isinstance(c.get("image"), str)]
+        absent = not_in_ecr(ecr_images(names, ctx.aws.account, ctx.aws.region), ctx)
+        if not absent:
+            return None
+        images = ", ".join(f"image {image}" for image in absent)
+        return (f"{images} {'is' if len(absent) == 1 else 'are'} not in ECR: push "
+                f"{'it' if len(absent) == 1 else 'them'} (or fix the tag); nothing rolls "
+                "until then")
 
     def observe(self, desired: Desired, ctx: RunContext) -> Observed | None:
         answer = FAMILIES.get(ctx, desired.name)

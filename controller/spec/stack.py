@@ -24,6 +24,8 @@ class StackConfig(BaseModel):
                                                    "git no longer declares (never data kinds)")
     pruneLimit: int = Field(default=5, ge=0, description="the most one run may prune; past it "
                                                          "none is deleted")
+    checkImages: bool = Field(default=True, description="hold a task definition whose image "
+                                                        "the account's ECR does not hold")
 
 
 @dataclass

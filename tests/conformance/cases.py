@@ -685,5 +685,6 @@ DELETIONS: list[tuple[str, str, Callable[[AwsEnv], None]]] = [
      lambda a: a.client("ecs").delete_service(cluster=CLUSTER, service="iq-theory-frontend",
                                               force=True)),
     ("repository", "ecr.Repository/iq-theory-frontend",
-     lambda a: a.client("ecr").delete_repository(repositoryName="iq-theory-frontend")),
+     lambda a: a.client("ecr").delete_repository(repositoryName="iq-theory-frontend",
+                                                 force=True)),
 ]

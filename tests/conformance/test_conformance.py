@@ -37,7 +37,7 @@ from controller.spec.loader import load_stack
 from controller.spec.stack import ResourceDoc, Stack
 from controller.spec.substitution import Ref, find_refs
 from tests.conformance.cases import CASES, DELETIONS, DRIFTS, Drift, KindCases
-from tests.conftest import PROD_ACCOUNT, AwsEnv, _aws_env
+from tests.conftest import PROD_ACCOUNT, AwsEnv, _aws_env, push_prod_images
 from tests.deploy.test_iam_policy import allows, api_calls_metric, load_policy, needed_actions
 from tests.faults import Throttle
 from tests.motogaps import EcrInTaggingIndex
@@ -118,6 +118,7 @@ def suite() -> Iterator[Suite]:
         suite = Suite(aws, stack, before)
         result = apply(suite.plan())
         assert not result.failed, [(c.id, c.error) for c in result.failed]
+        push_prod_images(aws.client("ecr"))  # a corrected revision passes the image check
         yield suite
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from controller.engine.writer import one_writer
-from tests.conftest import AwsEnv
+from tests.conftest import AwsEnv, push_prod_images
 from tests.daemonproc import commit_edit, git, wait_for
 from tests.e2e.conftest import SECRET, STACK, TOKEN, Daemons, signed
 from tests.faultproxy import FaultProxy
@@ -26,6 +26,7 @@ def test_signed_webhook_rolls_out_an_image_change_without_waiting(
     wait_for(lambda: daemon.runs("success") >= 1, 60, what="the first run")
     # moto's create_service drops the circuit breaker: one update per service after create
     assert proxy.count("UpdateService") == 2
+    push_prod_images(prod_aws.client("ecr"), "1.5.0")  # CI pushes, then commits the tag
     sha = commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.4.2"',
                       'api_image_tag: "1.5.0"', "deploy api 1.5.0")
     body, headers = signed({"ref": "refs/heads/main", "after": sha})
@@ -261,6 +262,7 @@ def test_a_rolled_back_revision_is_not_redeployed(
         daemons: Daemons, repo: Path, proxy: FaultProxy, prod_aws: AwsEnv) -> None:
     daemon = daemons.start(GITOPS_INTERVAL_SECONDS="1")
     wait_for(lambda: daemon.runs("success") >= 1, 60, what="the first run")
+    push_prod_images(prod_aws.client("ecr"), "1.5.0")
     commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.4.2"',
                 'api_image_tag: "1.5.0"', "deploy api 1.5.0")
     wait_for(lambda: proxy.count("UpdateService") == 3, 30, what="the rollout of :2")
@@ -294,6 +296,7 @@ def test_a_rolled_back_revision_is_not_redeployed(
     assert held and "iq-theory-api:2 was rolled back by AWS" in held[-1]["reason"]
     # A new image in git is a new desired state: the hold is released.
     proxy.rewrites.pop("DescribeServices")
+    push_prod_images(prod_aws.client("ecr"), "1.5.1")
     commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.5.0"',
                 'api_image_tag: "1.5.1"', "deploy api 1.5.1")
     wait_for(lambda: proxy.count("UpdateService") == updates + 1, 30, what="the new rollout")

@@ -18,7 +18,7 @@ import pytest
 
 from controller.daemon.httplimits import REQUEST_DEADLINE_SECONDS
 from tests import httpclients as hc
-from tests.conftest import AwsEnv
+from tests.conftest import AwsEnv, push_prod_images
 from tests.daemonproc import DaemonProcess, commit_edit, wait_for
 from tests.e2e.conftest import SECRET, STACK, Daemons
 from tests.faultproxy import FaultProxy
@@ -118,9 +118,10 @@ def test_200_simultaneous_signed_deliveries_get_202_and_start_at_most_two_runs(
 
 
 def test_a_form_encoded_github_push_is_accepted_and_rolls_out(
-        daemons: Daemons, repo: Path) -> None:
+        daemons: Daemons, repo: Path, applied_prod: AwsEnv) -> None:
     daemon = start(daemons)
     first_run(daemon)
+    push_prod_images(applied_prod.client("ecr"), "1.5.0")
     sha = commit_edit(repo, "desired/prod/stack.yaml", 'api_image_tag: "1.4.2"',
                       'api_image_tag: "1.5.0"', "deploy api 1.5.0")
     assert hc.send_one(daemon.url, push(form=True, after=sha)) == 202

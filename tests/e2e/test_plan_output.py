@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from controller import cli, render
@@ -18,7 +19,7 @@ from controller.aws.gateway import AwsGateway
 from controller.engine.reconcile import apply, plan
 from controller.resources.registry import REGISTRY
 from controller.spec.loader import load_stack
-from tests.conftest import PROD_ACCOUNT, REGION, moto_for
+from tests.conftest import PROD_ACCOUNT, REGION, moto_for, push_prod_images
 from tests.goldenfiles import assert_golden
 from tests.stacks import DESIRED, copy_desired
 
@@ -36,6 +37,7 @@ def applied_prod() -> Iterator[None]:
         env.delenv("AWS_REGION", raising=False)
         env.setenv("AWS_DEFAULT_REGION", REGION)
         assert not apply(plan(load_stack(DESIRED / "prod", REGISTRY), AwsGateway(REGION))).failed
+        push_prod_images(boto3.client("ecr"))
         yield
 
 
@@ -50,6 +52,7 @@ def edited(tmp_path: Path, old: str, new: str, file: str = "prod/stack.yaml") ->
 
 def test_an_image_change_reads_as_a_new_revision_and_a_rolling_deployment(
         applied_prod: None, gitops: Any, tmp_path: Path) -> None:
+    push_prod_images(boto3.client("ecr"), "1.5.0")  # as CI does before the tag is set
     stack = edited(tmp_path, 'api_image_tag: "1.4.2"', 'api_image_tag: "1.5.0"')
     text = gitops("plan", stack)
     assert text.code == 2

@@ -23,7 +23,7 @@ from controller.engine.holds import RollbackHolds
 from controller.engine.reconcile import apply, plan
 from controller.resources.registry import REGISTRY
 from controller.spec.loader import load_stack
-from tests.conftest import AwsEnv
+from tests.conftest import AwsEnv, push_prod_images
 from tests.stacks import DESIRED, copy_desired
 
 SERVICE = "iq-theory-api"
@@ -76,7 +76,9 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> tuple[EcsAnswers, Calls]:
     return fake, calls
 
 
-def set_image_tag(stack: Path, tag: str) -> None:
+def set_image_tag(stack: Path, tag: str, aws: AwsEnv) -> None:
+    """A deploy as CI makes it: the image pushed to ECR, then its tag set in git."""
+    push_prod_images(aws.client("ecr"), tag)
     text = (stack / "stack.yaml").read_text()
     before = text.split('api_image_tag: "', 1)[1].split('"', 1)[0]
     (stack / "stack.yaml").write_text(text.replace(f'api_image_tag: "{before}"',
@@ -90,7 +92,8 @@ def deployed(prod_aws: AwsEnv, gitops: Any, tmp_path: Path,
     revision numbers below (:1, :2) are those of a stack made from empty."""
     stack = copy_desired(tmp_path) / "prod"
     assert gitops("apply", stack, "--auto-approve").code == 0
-    set_image_tag(stack, "1.5.0")
+    push_prod_images(prod_aws.client("ecr"))  # what git names now, pushed before it was set
+    set_image_tag(stack, "1.5.0", prod_aws)
     return stack
 
 
@@ -103,7 +106,7 @@ def image_change(applied_prod: AwsEnv, gitops: Any, tmp_path: Path,
     """The module's applied desired/prod, and a new image tag in git (not applied yet);
     afterwards desired/prod is applied again, as the shared stack's contract says."""
     stack = copy_desired(tmp_path) / "prod"
-    set_image_tag(stack, f"1.5.{next(TAGS)}")
+    set_image_tag(stack, f"1.5.{next(TAGS)}", applied_prod)
     yield stack
     answers[0].api = None
     assert gitops("apply", DESIRED / "prod", "--auto-approve").code == 0
@@ -215,7 +218,7 @@ def test_a_rolled_back_revision_is_held_until_git_changes(
                  hold=RollbackHolds().hold_rule)
     assert [c.held for c in fresh.changes.changes if c.pending] == [False]  # memory held it
 
-    set_image_tag(deployed, "1.6.0")  # a fix, merged: the hold is released
+    set_image_tag(deployed, "1.6.0", prod_aws)  # a fix, merged: the hold is released
     p = plan(load_stack(deployed, REGISTRY), prod_aws.gateway(hooks), hold=tracker.hold_rule)
     assert [(c.id, c.held) for c in p.changes.changes if c.pending] == [
         ("ecs.TaskDefinition/iq-theory-api", False), (f"ecs.Service/{SERVICE}", False)]
