@@ -3,9 +3,10 @@
 Exit codes are a contract: 0 in sync / success, 2 changes pending (plan only),
 1 anything else, usage errors included (argparse's own 2 is overridden).
 
-A command imports what it uses when it runs: `gitops validate` and `gitops --help`
-never import boto3, structlog, the engine, git or the daemon, half a second of
-imports they do not use (tests/test_quick_cli.py lists what they must not import).
+A command imports what it uses when it runs: `gitops validate`, `gitops set` and
+`gitops --help` never import boto3, structlog, the engine, git or the daemon, half a
+second of imports they do not use (tests/test_quick_cli.py lists what they must not
+import).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from controller.spec.issues import Issue, ValidationFailed
@@ -102,6 +104,15 @@ def build_parser() -> Parser:
                    help="DynamoDB table of the stack's lease, shared with the daemon's "
                         "replicas (default: $GITOPS_LEASE_TABLE; unset: this machine only)")
     _colour_argument(a)
+    s = sub.add_parser("set", help="change values in STACK/stack.yaml, keeping the rest of "
+                                   "the file as written; exit 0 changed or unchanged, 1 error",
+                       description="Set values of a stack's stack.yaml, e.g. `gitops set "
+                                   "desired/prod api_image_tag=1.4.3`: only those values' text "
+                                   "changes; the result is validated before it is written, "
+                                   "and nothing is written when any NAME=VALUE fails.")
+    s.add_argument("path", metavar="STACK", help="a stack folder, e.g. desired/prod")
+    s.add_argument("assignments", nargs="+", metavar="NAME=VALUE",
+                   help="a name under values: and its new value")
     sub.add_parser("schema", help="print the JSON Schema of the desired-state format")
     sub.add_parser("run", help="the daemon: settings from GITOPS_* variables",
                    description="Reconcile one stack from git on a schedule and on a webhook; "
@@ -370,6 +381,29 @@ def _wait(args: argparse.Namespace, result: Plan, holds: RollbackHolds) -> int:
     return EXIT_OK if ok else EXIT_ERROR
 
 
+def cmd_set(args: argparse.Namespace) -> int:
+    """Edit the values in place; every line printed names the file."""
+    from controller.resources.registry import REGISTRY
+    from controller.spec.files import display_path
+    from controller.spec.setvalues import SetError, set_values
+
+    try:
+        shown, edit = set_values(args.path, args.assignments, REGISTRY)
+    except SetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except ValidationFailed as err:
+        for issue in err.issues:
+            print(str(issue), file=sys.stderr)
+        shown = display_path(Path(args.path) / "stack.yaml")
+        print(f"{len(err.issues)} error(s) with the new values: nothing was written to "
+              f"{shown}.", file=sys.stderr)
+        return EXIT_ERROR
+    for change in edit.changes:
+        print(f"{shown}: {change}")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from controller.schema import document_schema
 
@@ -390,7 +424,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "run": cmd_run,
-            "schema": cmd_schema, "demo": cmd_demo}
+            "set": cmd_set, "schema": cmd_schema, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -418,8 +452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _may_log(args: argparse.Namespace) -> bool:
     """Whether the command reaches code that logs (AWS, git, the daemon): only then is
     structlog imported and set up (to stderr; unset, it would print to stdout). Checking a
-    local folder and printing the schema log nothing."""
-    return not (args.command == "schema" or (args.command == "validate" and not _from_git(args)))
+    local folder, editing its values and printing the schema log nothing."""
+    return not (args.command in ("schema", "set")
+                or (args.command == "validate" and not _from_git(args)))
 
 
 def report_unexpected(err: BaseException) -> None:

@@ -1,6 +1,6 @@
-"""`gitops validate` and `gitops --help` answer at once: they import no AWS SDK, no
-logging set-up, no engine, daemon or emulator, and no driver of a kind the stack
-does not declare.
+"""`gitops validate`, `gitops set` and `gitops --help` answer at once: they import no
+AWS SDK, no logging set-up, no engine, daemon or emulator, and no driver of a kind the
+stack does not declare.
 
 Guarded by what a fresh interpreter has imported once the command returns, not by a
 timing (the machine's load would make one flaky): boto3 alone is 150 ms.
@@ -19,7 +19,7 @@ import pytest
 from controller import cli
 from controller.resources.base import Driver
 from controller.resources.registry import DRIVERS, REGISTRY
-from tests.stacks import DECLARED, DESIRED, REPO, write_stack
+from tests.stacks import DECLARED, DESIRED, REPO, copy_desired, write_stack
 
 # What only plan, apply, run and demo need (the first three are ~170 ms of imports).
 NEVER = ("boto3", "botocore", "s3transfer", "structlog", "controller.daemon",
@@ -53,6 +53,15 @@ def test_validate_imports_neither_the_aws_sdk_nor_the_engine() -> None:
     result, modules = imported_by("validate", DESIRED / "prod")
     assert result["code"] == 0, result["err"]
     assert f"iq-theory-prod: {DECLARED['prod']} resources, valid." in str(result["err"])
+    assert unwanted(modules) == []
+
+
+def test_set_imports_neither_the_aws_sdk_nor_the_engine(tmp_path: Path) -> None:
+    """A CI job runs `gitops set` once per build: it validates, and reaches no AWS."""
+    stack = copy_desired(tmp_path) / "prod"
+    result, modules = imported_by("set", stack, "api_image_tag=1.4.3")
+    assert result["code"] == 0, result["err"]
+    assert "api_image_tag 1.4.2 -> 1.4.3" in str(result["out"])
     assert unwanted(modules) == []
 
 
