@@ -55,11 +55,12 @@ WRITE_VERBS = ("Create", "Put", "Update", "Delete", "Tag", "Untag", "Register", 
                "Reboot", "Upload", "Initiate", "Complete", "Enable", "Disable", "Increase",
                "Decrease", "Apply", "Import", "Pass", "Assume", "Subscribe", "Unsubscribe",
                "Change", "Rotate", "Cancel", "Copy", "Execute", "Reset", "Terminate")
-# Reads a plan never needs that would reveal data, not metadata.
+# Reads a plan never needs that would reveal data, not metadata (an image's layers, a
+# function's code). An image's manifest (ecr:DescribeImages, ecr:BatchGetImage) is
+# metadata: a plan that checks a tag is in ECR may read it.
 DATA_READS = ("secretsmanager:GetSecretValue", "s3:GetObject", "ssm:GetParameter",
               "ssm:GetParameters", "kms:Decrypt", "dynamodb:GetItem", "sqs:ReceiveMessage",
-              "logs:GetLogEvents", "lambda:GetFunction", "ecr:BatchGetImage",
-              "ecr:GetDownloadUrlForLayer")
+              "logs:GetLogEvents", "lambda:GetFunction", "ecr:GetDownloadUrlForLayer")
 
 
 def _listed(value: str | list[str]) -> list[str]:
