@@ -91,9 +91,12 @@ def start_moto(account: str, *, extra_env: dict[str, str] | None = None,
 
 def push_image(ecr: object, repository: str, tag: str) -> str:
     """What `docker push` leaves in ECR, for the emulator: an image manifest under `tag`
-    (its layers are not needed to know the image is there). Returns its digest."""
+    (its layers are not needed to know the image is there). Pushing it again changes
+    nothing, as with docker. Returns its digest."""
     import hashlib
     import json
+
+    from botocore.exceptions import ClientError
 
     config = hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
     manifest = {"schemaVersion": 2,
@@ -101,6 +104,13 @@ def push_image(ecr: object, repository: str, tag: str) -> str:
                 "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                            "size": 2, "digest": f"sha256:{config}"},
                 "layers": []}
-    answer = ecr.put_image(repositoryName=repository,  # type: ignore[attr-defined]
-                           imageManifest=json.dumps(manifest), imageTag=tag)
+    try:
+        answer = ecr.put_image(repositoryName=repository,  # type: ignore[attr-defined]
+                               imageManifest=json.dumps(manifest), imageTag=tag)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ImageAlreadyExistsException":
+            raise
+        answer = ecr.batch_get_image(repositoryName=repository,  # type: ignore[attr-defined]
+                                     imageIds=[{"imageTag": tag}])["images"][0]
+        return str(answer["imageId"]["imageDigest"])
     return str(answer["image"]["imageId"]["imageDigest"])
