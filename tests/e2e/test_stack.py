@@ -12,7 +12,7 @@ from controller.aws.leasetable import create_table
 from controller.engine.lease import open_lease
 from controller.engine.writer import one_writer
 from controller.resources import tagged
-from tests.conftest import AwsEnv
+from tests.conftest import AwsEnv, push_prod_images
 from tests.stacks import DECLARED, DESIRED, copy_desired
 
 CLUSTER = "iq-theory-cluster"
@@ -109,6 +109,7 @@ def test_image_tag_change_is_a_new_revision_and_a_service_update(
     desired = copy_desired(tmp_path)
     stack = desired / "prod"
     text = (stack / "stack.yaml").read_text()
+    push_prod_images(applied_prod.client("ecr"), "1.5.0")  # CI pushes, then sets the tag
     (stack / "stack.yaml").write_text(text.replace('api_image_tag: "1.4.2"',
                                                    'api_image_tag: "1.5.0"'))
     code, report = plan_json(gitops, stack)
