@@ -60,6 +60,11 @@ NO_BATCH_READ = {
     "elbv2.DescribeRules": "one listener's rules per call",
     "s3.GetBucketVersioning": "S3 reads each bucket setting with its own call",
     "ecs.ListTagsForResource": "ECS task definitions' tags: one per call",
+    "ec2.DescribeVpcAttribute": "one attribute of one VPC per call",
+    "ecr.GetLifecyclePolicy": "one repository's lifecycle policy per call",
+    "rds.DescribeDBParameters": "one parameter group's parameters per call",
+    "sns.GetTopicAttributes": "one topic per call",
+    "sns.GetSubscriptionAttributes": "one subscription per call",
 }
 
 
@@ -442,8 +447,8 @@ def daemon_report(run: DaemonRun) -> None:
     marks = [m for m in (1, 2, 5, 10) if m * 60 <= run.samples[-1][0]]
     cells = [f"{m} min {run.rss_at(m * 60):.1f} MB" for m in marks]
     peak = max(mb for _, mb in run.samples)
-    print("  RSS: " + ", ".join(cells) + f", end {run.samples[-1][1]:.1f} MB, "
-          f"peak {peak:.1f} MB (target <= 150)")
+    print("  RSS: " + "".join(f"{cell}, " for cell in cells) + f"end "
+          f"{run.samples[-1][1]:.1f} MB, peak {peak:.1f} MB (target <= 150)")
     second, last = run.rss_at(120), run.samples[-1][1]
     if second is not None and minutes > 2:
         print(f"  growth from the 2nd minute to the end: {last - second:+.1f} MB")
