@@ -40,10 +40,10 @@ def pages(ctx: RunContext, operation: str, key: str) -> Iterator[dict[str, Any]]
 
 
 def read_tags(ctx: RunContext, arn: str, desired: Desired | None = None) -> dict[str, str]:
-    """Every tag of one resource, read once per run (observe and inventory share it);
-    from the stack's tagging index when they agree with `desired` (tagged.stack_tags)."""
-    return stack_tags(ctx, arn, desired, lambda: ctx.cached(
-        ("elasticache.tags", arn), lambda: from_key_value_list(
+    """Every tag of one resource, read once per run (observe, then the inventory, share
+    it); from the stack's tagging index when they agree with `desired` (stack_tags)."""
+    return ctx.cached(("elasticache.tags", arn), lambda: stack_tags(
+        ctx, arn, desired, lambda: from_key_value_list(
             ctx.client("elasticache").list_tags_for_resource(ResourceName=arn)
             .get("TagList"))))
 

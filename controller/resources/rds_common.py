@@ -69,7 +69,7 @@ def read_tags(ctx: RunContext, arn: str, desired: Desired | None = None) -> dict
     def load() -> dict[str, str]:
         answer = ctx.client("rds").list_tags_for_resource(ResourceName=arn)
         return from_key_value_list(answer.get("TagList"))
-    return dict(stack_tags(ctx, arn, desired, lambda: ctx.cached(("rds.tags", arn), load)))
+    return dict(ctx.cached(("rds.tags", arn), lambda: stack_tags(ctx, arn, desired, load)))
 
 
 def forget_tags(ctx: RunContext, arn: str) -> None:

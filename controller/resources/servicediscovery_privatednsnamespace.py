@@ -62,10 +62,11 @@ NAMESPACES: Listing[list[dict[str, Any]]] = Listing("sd.namespaces", _list)
 
 
 def sd_tags(ctx: RunContext, arn: str, desired: Desired | None = None) -> dict[str, str]:
-    """Every tag of a Cloud Map namespace or service, read once per run; from the
-    stack's tagging index when they agree with `desired` (tagged.stack_tags)."""
-    return stack_tags(ctx, arn, desired, lambda: ctx.cached(
-        ("sd.tags", arn), lambda: from_key_value_list(
+    """Every tag of a Cloud Map namespace or service, read once per run (observe, then the
+    inventory, share it); from the stack's tagging index when they agree with `desired`
+    (tagged.stack_tags)."""
+    return ctx.cached(("sd.tags", arn), lambda: stack_tags(
+        ctx, arn, desired, lambda: from_key_value_list(
             ctx.client(SERVICE).list_tags_for_resource(ResourceARN=arn)["Tags"])))
 
 
