@@ -226,13 +226,20 @@ def _deploy(daemon: Daemon, repo: Path, secret: str, stack: str) -> None:
         say(f"   {change.id}: {change.reason}")
     say("   CI pushes iq-theory-api:1.5.0 to ECR (here: put_image), and its webhook comes")
     push_image(boto3.client("ecr"), API, "1.5.0")
+    ecs = boto3.client("ecs")
+
+    def service() -> dict[str, Any]:
+        return dict(ecs.describe_services(cluster=CLUSTER, services=[API])["services"][0])
+
+    serving = service()["taskDefinition"]
     sent = time.monotonic()
     _webhook(daemon, secret, sha)
     wait(lambda: (sample("gitops_aws_api_calls_total", service="ecs",
                          operation="UpdateService") or 0) > updates, "the rolling deploy")
     took = time.monotonic() - sent
-    ecs = boto3.client("ecs")
-    svc = ecs.describe_services(cluster=CLUSTER, services=[API])["services"][0]
+    # The call is counted as it is sent: AWS may not have answered it yet.
+    wait(lambda: service()["taskDefinition"] != serving, "the service on its new revision")
+    svc = service()
     image = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])[
         "taskDefinition"]["containerDefinitions"][0]["image"]
     say(f"   {took:.2f} s from the webhook to update_service: the service now runs "
