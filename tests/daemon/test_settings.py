@@ -14,6 +14,8 @@ def test_defaults() -> None:
     assert (s.ref, s.interval_seconds, s.mode, s.listen, s.webhook_listen, s.webhook_secret,
             s.git_timeout_seconds) == ("main", 60.0, "enforce", Address("", 8080), None, None,
                                        30.0)
+    assert s.parallelism == 10  # as Terraform's -parallelism
+    assert load_settings({**BASE, "GITOPS_PARALLELISM": "1"}).parallelism == 1
 
 
 @pytest.mark.parametrize(("env", "named"), [
@@ -32,6 +34,9 @@ def test_defaults() -> None:
     ({**BASE, "GITOPS_INTERVAL_SECONDS": "1e-9"}, "GITOPS_INTERVAL_SECONDS"),
     ({**BASE, "GITOPS_GIT_TIMEOUT_SECONDS": "nan"}, "GITOPS_GIT_TIMEOUT_SECONDS"),
     ({**BASE, "GITOPS_GIT_TIMEOUT_SECONDS": "inf"}, "GITOPS_GIT_TIMEOUT_SECONDS"),
+    ({**BASE, "GITOPS_PARALLELISM": "0"}, "GITOPS_PARALLELISM"),
+    ({**BASE, "GITOPS_PARALLELISM": "101"}, "GITOPS_PARALLELISM"),
+    ({**BASE, "GITOPS_PARALLELISM": "ten"}, "GITOPS_PARALLELISM"),
     ({**BASE, "GITOPS_REF": "-x"}, "GITOPS_REF"),
     ({**BASE, "GITOPS_REF": "main..other"}, "GITOPS_REF"),
     ({**BASE, "GITOPS_REPO": "ftp://example.com/repo"}, "GITOPS_REPO"),

@@ -87,6 +87,8 @@ def test_secret_looking_environment_is_a_validation_error(tmp_path: Path) -> Non
 def test_help_and_usage_exit_codes() -> None:
     assert run("--help").returncode == 0
     assert run("plan", "--bogus").returncode == 1
+    bad = run("apply", "desired/prod", "--parallelism", "0")
+    assert bad.returncode == 1 and "--parallelism: '0': expected a whole number" in bad.stderr
 
 
 def test_demo_shows_the_loop_and_exits_0() -> None:
