@@ -84,10 +84,20 @@ class RunContext:
                 value: Any = load()
             except errors.AWS_ERRORS as err:  # a bug is not remembered: it is raised as it is
                 value = _Failed(err)
-            with self.lock:
-                if self._forgotten.get(key, 0) == generation:
-                    self.cache[key] = value
+            self.keep(key, value, generation)
             return _unwrap(value)
+
+    def forgotten(self, key: Any) -> int:
+        """How many times `key` was forgotten: a read that started before a write, and
+        ends after it, must not be kept (`cached`, and batch.ByNames, compare it)."""
+        with self.lock:
+            return self._forgotten.get(key, 0)
+
+    def keep(self, key: Any, value: Any, forgotten: int) -> None:
+        """Cache `value` read for `key`, unless `key` was forgotten since the read began."""
+        with self.lock:
+            if self._forgotten.get(key, 0) == forgotten:
+                self.cache[key] = value
 
     def forget(self, key: Any) -> None:
         """Drop a cached read after a write made it stale, and a read of it in flight (it

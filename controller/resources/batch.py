@@ -30,7 +30,8 @@ class _Failed:
     error: Exception
 
 
-_FAILED_BEFORE = "\0failed"  # no AWS name: the key marking a run's failed read of a kind
+_FAILED_BEFORE = "\0failed"
+_NOT_READ = object()  # no AWS name: the key marking a run's failed read of a kind
 
 
 @dataclass(frozen=True)
@@ -43,18 +44,23 @@ class ByNames(Generic[T]):
     fetch: Fetch[T]
     chunk: int
 
-    def prime(self, ctx: RunContext, names: Iterable[str], scope: str = "") -> None:
+    def prime(self, ctx: RunContext, names: Iterable[str], scope: str = "") -> dict[str, Any]:
         """Read every name not read yet in this run, `chunk` at a time. One thread at a time
         per kind and scope: two resources observed at once must not both ask an API the
-        other one just found failing (or read the same name twice)."""
+        other one just found failing (or read the same name twice). Returns what it read:
+        an answer a concurrent write made stale is not kept, but it still answers the
+        caller, whose own write came before the read."""
         with ctx.cached(self._key("\0lock", scope), threading.Lock):
-            self._prime(ctx, names, scope)
+            return self._prime(ctx, names, scope)
 
-    def _prime(self, ctx: RunContext, names: Iterable[str], scope: str) -> None:
+    def _prime(self, ctx: RunContext, names: Iterable[str], scope: str) -> dict[str, Any]:
         with ctx.lock:
             todo = sorted({n for n in names if self._key(n, scope) not in ctx.cache})
+        read: dict[str, Any] = {}
         for start in range(0, len(todo), self.chunk):
             part = todo[start:start + self.chunk]
+            forgotten = {name: ctx.forgotten(self._key(name, scope))
+                         for name in [*part, _FAILED_BEFORE]}
             # Once a read of this kind failed in the run, later names (the inventory's)
             # get the same failure: a throttled API is not asked again.
             failed = ctx.cache.get(self._key(_FAILED_BEFORE, scope))
@@ -65,17 +71,23 @@ class ByNames(Generic[T]):
                 answers: dict[str, Any] = {name: found.get(name) for name in part}
             except errors.AWS_ERRORS as err:
                 answers = dict.fromkeys([*part, _FAILED_BEFORE], _Failed(err))
-            with ctx.lock:
-                for name, answer in answers.items():
-                    ctx.cache[self._key(name, scope)] = answer
+            for name, answer in answers.items():
+                ctx.keep(self._key(name, scope), answer, forgotten.get(name, 0))
+            read.update(answers)
+        return read
 
     def get(self, ctx: RunContext, name: str, scope: str = "") -> T | None:
         """The item, None if absent; a failed read raises its error (read alone if no
         batch asked for it)."""
         key = self._key(name, scope)
-        if key not in ctx.cache:
-            self.prime(ctx, [name], scope)
-        answer = ctx.cache[key]
+        with ctx.lock:
+            answer = ctx.cache.get(key, _NOT_READ)
+        if answer is _NOT_READ:
+            read = self.prime(ctx, [name], scope)
+            with ctx.lock:
+                answer = ctx.cache.get(key, read.get(name, _NOT_READ))
+            if answer is _NOT_READ:  # forgotten again, after another thread's read
+                answer = self.prime(ctx, [name], scope).get(name)
         if isinstance(answer, _Failed):
             raise answer.error
         return answer

@@ -92,7 +92,8 @@ class ContainerDefinition(StrictModel):
     """One container; every field declared here is compared with the live revision."""
 
     name: str
-    image: str
+    image: str = Field(description="repository URI and tag or digest (ECS: up to 255 letters, "
+                                   "digits and -_:./#@)")
     essential: bool | None = None
     cpu: int | None = None
     memory: int | None = Field(default=None, description="hard limit, MiB")
@@ -108,6 +109,21 @@ class ContainerDefinition(StrictModel):
     readonlyRootFilesystem: bool | None = None
     user: str | None = None
     stopTimeout: int | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _image_ecs_accepts(cls, image: str) -> str:
+        # A ref's text stands for a URI only known later: the rest of the value is checked.
+        text = re.sub(r"\$\{ref:[^}]*\}", "", image)
+        if not IMAGE.fullmatch(text) or len(image) > IMAGE_MAX:
+            raise ValueError(f"ECS takes an image of up to {IMAGE_MAX} letters, digits and "
+                             "-_:./#@ (a repository URI, then :tag or @sha256:digest)")
+        return image
+
+
+# What ECS accepts as a container's image (RegisterTaskDefinition's reference).
+IMAGE = re.compile(r"[A-Za-z0-9_.:/#@-]*")
+IMAGE_MAX = 255
 
 
 CONTAINER_FIELDS = tuple(ContainerDefinition.model_fields)

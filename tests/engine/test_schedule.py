@@ -109,3 +109,33 @@ def test_a_read_a_concurrent_write_made_stale_is_not_kept() -> None:
     written.set()
     first.join()
     assert ctx.cached("listing", lambda: list(listed)) == ["a", "b"]
+
+
+def test_a_batched_read_a_concurrent_write_made_stale_still_answers_its_own_caller() -> None:
+    """Two listeners of one load balancer created at once (resources/batch.py ByNames):
+    the listing that began before the second create must not answer the second's read."""
+    from controller.resources.base import RunContext
+    from controller.resources.batch import ByNames
+
+    ctx = RunContext(None, "test")  # type: ignore[arg-type]
+    listeners: list[str] = ["http"]
+    in_flight, written = threading.Event(), threading.Event()
+
+    def fetch(_: RunContext, names: list[str]) -> dict[str, list[str]]:
+        snapshot = list(listeners)
+        if not in_flight.is_set():
+            in_flight.set()
+            written.wait(2)
+        return dict.fromkeys(names, snapshot)
+
+    by_parent: ByNames[list[str]] = ByNames("test.listeners", fetch, 1)
+    first: list[list[str] | None] = []
+    reader = threading.Thread(target=lambda: first.append(by_parent.get(ctx, "alb")))
+    reader.start()
+    in_flight.wait(2)
+    listeners.append("https")  # the second create...
+    by_parent.forget(ctx, "alb")  # ...and its forget, while the first read is in flight
+    written.set()
+    reader.join()
+    assert first == [["http"]]  # the first caller's own create is in what it read
+    assert by_parent.get(ctx, "alb") == ["http", "https"]

@@ -343,6 +343,21 @@ def test_container_model_is_strict() -> None:
     assert caught.value.errors()[0]["loc"] == ("containerDefinitions", 0, "imag")
 
 
+@pytest.mark.parametrize("image", [
+    "nginx:latest", f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/team/api@sha256:" + "a" * 64,
+    "${ref:ecr.Repository/iq-theory-api.uri}:1.4.2", "public.ecr.aws/nginx/nginx:1.27"])
+def test_images_ecs_takes_are_accepted(image: str) -> None:
+    TaskDefinitionSpec.model_validate({"containerDefinitions": [api_container(image=image)]})
+
+
+@pytest.mark.parametrize("image", ["api:" + "1" * 300, "api:1.4.3 # c", "api:1\n2", "api:é",
+                                   "${ref:ecr.Repository/iq-theory-api.uri}:$(rm -rf)"])
+def test_an_image_ecs_refuses_is_an_error_at_validation(image: str) -> None:
+    """A tag set by `gitops set` with a typo of this kind fails validate, not a deploy."""
+    with pytest.raises(ValidationError, match="up to 255 letters, digits and"):
+        TaskDefinitionSpec.model_validate({"containerDefinitions": [api_container(image=image)]})
+
+
 def test_duplicate_container_names_are_refused() -> None:
     with pytest.raises(ValidationError, match="unique: api"):
         TaskDefinitionSpec.model_validate({"containerDefinitions": [api_container()] * 2})
