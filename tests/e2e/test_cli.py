@@ -105,4 +105,8 @@ def test_demo_shows_the_loop_and_exits_0() -> None:
     assert "corrected: the API's port no longer open to the internet, retention 30 days" in out
     assert "left to the autoscaler: desiredCount 6" in out
     assert "webhook answered 202" in out
-    assert "the service now runs iq-theory-api:2 (iq-theory-api:1.5.0)" in out
+    # the tag committed before its image is held; CI's push comes before the deploy
+    held = out.index("held: image iq-theory-api:1.5.0 is not in ECR")
+    pushed = out.index("CI pushes iq-theory-api:1.5.0 to ECR")
+    deployed = out.index("the service now runs iq-theory-api:2 (iq-theory-api:1.5.0)")
+    assert held < pushed < deployed
